@@ -57,6 +57,7 @@ export async function run(argv: string[]): Promise<number> {
   } catch (e) {
     const err = asPlaitError(e);
     process.stderr.write(`plait: ${err.message}\n`);
+    if (process.env.PLAIT_DEBUG === '1' && err.stack) process.stderr.write(`${err.stack}\n`);
     return 1;
   }
 }

@@ -1,0 +1,4 @@
+import { registerCommand } from '../run.js';
+
+// Each command module is imported only when its command runs, so start-up stays small.
+registerCommand('inspect', async () => (await import('./inspect.js')).inspect);

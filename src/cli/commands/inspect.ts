@@ -1,0 +1,114 @@
+import { PlaitError, ErrorCodes } from '../../errors.js';
+import { parseManifest } from '../../oci/manifest.js';
+import type { Digest } from '../../oci/digest.js';
+import { chooseInstance } from '../../oci/platform-match.js';
+import { formatPlatform } from '../../oci/platform.js';
+import { openImage, closeAllClients } from '../../transports/index.js';
+import type { ImageSource } from '../../transports/index.js';
+import { platformChoice } from '../../transports/host.js';
+import { readSmall } from '../../transports/registry/image.js';
+import { parseFlags, REGISTRY_FLAGS, transportOptions, str } from '../flags.js';
+import type { Parsed } from '../flags.js';
+import type { Command } from '../run.js';
+
+const HELP = `Usage: plait inspect [flags] IMAGE
+
+Print an image or a list from docker:// (the default) or oci:DIR[:REF].
+
+Flags:
+  --raw                     print the manifest bytes exactly as stored (their sha256 is the digest)
+  --config                  print the image's config (for a list: the instance chosen for the platform)
+  --override-os OS, --override-arch ARCH, --override-variant V   choose that platform's instance of a list
+  --tls-verify=false, --plain-http, --cert-dir DIR, --authfile FILE, --creds USER:PASS
+`;
+
+export const inspect: Command = {
+  name: 'inspect',
+  summary: 'print an image or list',
+  async run(args) {
+    const { values, positionals } = parseFlags('inspect', args, {
+      ...REGISTRY_FLAGS,
+      raw: { type: 'boolean' },
+      config: { type: 'boolean' },
+      'override-os': { type: 'string' },
+      'override-arch': { type: 'string' },
+      'override-variant': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    });
+    if (values.help) {
+      process.stdout.write(HELP);
+      return 0;
+    }
+    if (positionals.length !== 1) throw new PlaitError(ErrorCodes.E_INVALID, 'inspect: exactly one IMAGE argument is needed');
+    const img = openImage(positionals[0]!, transportOptions(values));
+    try {
+      return await show(img, values);
+    } finally {
+      await closeAllClients();
+    }
+  },
+};
+
+async function show(img: ImageSource, values: Parsed['values']): Promise<number> {
+  const top = await img.getManifest();
+  if (values.raw && !values.config) {
+    process.stdout.write(top.bytes);
+    return 0;
+  }
+  const parsed = parseManifest(top.bytes, top.mediaType);
+  if (values.config) {
+    let manifest = parsed;
+    if (parsed.kind === 'index') {
+      const { choice, opts } = platformChoice({ os: str(values['override-os']), arch: str(values['override-arch']), variant: str(values['override-variant']) });
+      const chosen = chooseInstance(parsed.mediaType, parsed.index, choice, opts);
+      const child = await img.getManifest(chosen.digest);
+      manifest = parseManifest(child.bytes, child.mediaType);
+    }
+    if (manifest.kind !== 'image') throw new PlaitError(ErrorCodes.E_UNSUPPORTED, `${img.name}: a nested list has no config`);
+    const config = await readConfig(img, manifest.manifest.config.digest, manifest.manifest.config.size);
+    process.stdout.write(values.raw ? config : JSON.stringify(JSON.parse(config.toString()), null, 4) + '\n');
+    return 0;
+  }
+  if (parsed.kind === 'index') {
+    const out = {
+      Name: img.name,
+      Digest: top.digest,
+      MediaType: parsed.mediaType,
+      Manifests: (parsed.index.manifests ?? []).map((m) => ({
+        Digest: m.digest,
+        MediaType: m.mediaType,
+        Size: m.size,
+        Platform: m.platform ? formatPlatform(m.platform, { osVersion: true }) : '',
+        ...(m.annotations && { Annotations: m.annotations }),
+      })),
+      ...(parsed.index.annotations && { Annotations: parsed.index.annotations }),
+    };
+    process.stdout.write(JSON.stringify(out, null, 4) + '\n');
+    return 0;
+  }
+  const m = parsed.manifest;
+  const config = JSON.parse((await readConfig(img, m.config.digest, m.config.size)).toString()) as {
+    created?: string; architecture?: string; os?: string; variant?: string; 'os.version'?: string;
+    config?: { Labels?: Record<string, string>; Env?: string[] };
+  };
+  const out = {
+    Name: img.name,
+    Digest: top.digest,
+    MediaType: parsed.mediaType,
+    Created: config.created,
+    Architecture: config.architecture,
+    Os: config.os,
+    ...(config.variant && { Variant: config.variant }),
+    ...(config['os.version'] && { OsVersion: config['os.version'] }),
+    Labels: config.config?.Labels ?? null,
+    Layers: m.layers.map((l) => l.digest),
+    LayersData: m.layers.map((l) => ({ MIMEType: l.mediaType, Digest: l.digest, Size: l.size, Annotations: l.annotations ?? null })),
+    Env: config.config?.Env ?? null,
+  };
+  process.stdout.write(JSON.stringify(out, null, 4) + '\n');
+  return 0;
+}
+
+async function readConfig(img: ImageSource, digest: Digest, size: number): Promise<Buffer> {
+  return readSmall(await img.getBlob({ digest, size }));
+}

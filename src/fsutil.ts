@@ -1,0 +1,51 @@
+import { open, rename, mkdir, unlink } from 'node:fs/promises';
+import { dirname, basename, join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+
+// Crash-safe file replacement, shared by the layout transport and the store (a leaf module like errors.ts): write a
+// temp file beside the target, fsync it, rename it over the target, fsync the directory. A reader sees the old bytes
+// or the new ones, never half of either, even if the process is killed in between.
+
+export function tempPathFor(target: string): string {
+  return join(dirname(target), `.${basename(target)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+}
+
+export async function fsyncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+export async function writeFileAtomic(target: string, data: Buffer | string, mode = 0o644): Promise<void> {
+  await mkdir(dirname(target), { recursive: true });
+  const tmp = tempPathFor(target);
+  const fh = await open(tmp, 'wx', mode);
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } catch (e) {
+    await fh.close();
+    await unlink(tmp).catch(() => undefined);
+    throw e;
+  }
+  await fh.close();
+  failpoint('before-rename');
+  try {
+    await rename(tmp, target);
+  } catch (e) {
+    await unlink(tmp).catch(() => undefined);
+    throw e;
+  }
+  await fsyncDir(dirname(target));
+}
+
+/**
+ * Crash injection for tests: with PLAIT_FAILPOINT=<name> the process kills itself (SIGKILL, no cleanup) when it reaches
+ * that point, so tests can prove that a crash there leaves the previous state intact.
+ */
+export function failpoint(name: string): void {
+  if (process.env.PLAIT_FAILPOINT === name) process.kill(process.pid, 'SIGKILL');
+}

@@ -1,0 +1,29 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+// Runs the built CLI (dist/, made by `npm test` before vitest) as a user would, capturing bytes exactly.
+
+export const PLAIT_BIN = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+
+export interface PlaitRun {
+  code: number | null;
+  stdout: Buffer;
+  stderr: string;
+}
+
+export function runPlait(args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string; cwd?: string } = {}): Promise<PlaitRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [PLAIT_BIN, ...args], {
+      env: { ...process.env, ...opts.env },
+      cwd: opts.cwd,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (c: Buffer) => out.push(c));
+    child.stderr.on('data', (c: Buffer) => err.push(c));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString('utf8') }));
+    child.stdin.end(opts.input ?? '');
+  });
+}
