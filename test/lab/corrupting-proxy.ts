@@ -1,25 +1,59 @@
 import { createServer, request } from 'node:http';
-import type { Server } from 'node:http';
+import type { IncomingHttpHeaders, Server } from 'node:http';
 
-// A loopback HTTP proxy in front of a lab registry that can flip one byte of chosen responses — the only way to make
-// a real registry serve bytes that do not match their digest.
+// A loopback HTTP proxy in front of a lab registry that injects faults into chosen requests — the only way to make a
+// real registry serve bytes that do not match their digest, fail transiently, or redirect blob downloads.
 
-export interface CorruptingProxy {
+export type Fault =
+  | { kind: 'corrupt' }
+  | { kind: 'status'; status: number; headers?: Record<string, string> }
+  | { kind: 'redirect'; location: string }
+  | { kind: 'reset' };
+
+export interface SeenRequest { method: string; path: string; headers: IncomingHttpHeaders }
+
+export interface FaultProxy {
   host: string;
   url: string;
-  /** Responses whose request path matches are corrupted (one byte in the middle flipped). */
-  corrupt: (method: string, path: string) => boolean;
+  /** Decide per request; undefined passes it through untouched. */
+  fault: (method: string, path: string, headers: IncomingHttpHeaders) => Fault | undefined;
   corrupted: number;
+  seen: SeenRequest[];
+  /** Most requests the proxy had open at once. */
+  maxInFlight: number;
   close(): Promise<void>;
 }
 
-export async function startCorruptingProxy(targetHost: string, corrupt: CorruptingProxy['corrupt']): Promise<CorruptingProxy> {
-  const state = { corrupted: 0 };
+export async function startFaultProxy(targetHost: string, fault: FaultProxy['fault']): Promise<FaultProxy> {
   const [thost, tport] = targetHost.split(':');
+  let inFlight = 0;
   const server: Server = createServer((req, res) => {
-    const up = request({ host: thost, port: Number(tport), method: req.method, path: req.url, headers: { ...req.headers, host: targetHost } }, (ur) => {
-      const bad = proxy.corrupt(req.method ?? 'GET', req.url ?? '') && (ur.statusCode ?? 0) === 200 && req.method === 'GET';
-      // Rewrite Location headers so uploads and redirects come back through the proxy.
+    const method = req.method ?? 'GET';
+    const path = req.url ?? '/';
+    proxy.seen.push({ method, path, headers: req.headers });
+    inFlight++;
+    proxy.maxInFlight = Math.max(proxy.maxInFlight, inFlight);
+    res.on('close', () => inFlight--);
+    const f = proxy.fault(method, path, req.headers);
+    if (f?.kind === 'status') {
+      req.resume();
+      res.writeHead(f.status, { 'content-type': 'application/json', ...f.headers });
+      res.end(JSON.stringify({ errors: [{ code: 'UNAVAILABLE', message: 'injected by the lab proxy' }] }));
+      return;
+    }
+    if (f?.kind === 'redirect') {
+      req.resume();
+      res.writeHead(307, { location: f.location });
+      res.end();
+      return;
+    }
+    if (f?.kind === 'reset') {
+      req.socket.destroy();
+      return;
+    }
+    const up = request({ host: thost, port: Number(tport), method, path, headers: { ...req.headers, host: targetHost } }, (ur) => {
+      const bad = f?.kind === 'corrupt' && (ur.statusCode ?? 0) === 200 && method === 'GET';
+      // Rewrite Location headers so uploads come back through the proxy.
       const headers = { ...ur.headers };
       if (typeof headers.location === 'string') headers.location = headers.location.replace(`http://${targetHost}`, proxy.url);
       res.writeHead(ur.statusCode ?? 502, headers);
@@ -34,8 +68,7 @@ export async function startCorruptingProxy(targetHost: string, corrupt: Corrupti
         if (body.length > 0) {
           const i = Math.floor(body.length / 2);
           body[i] = body[i]! ^ 0xff;
-          state.corrupted++;
-          proxy.corrupted = state.corrupted;
+          proxy.corrupted++;
         }
         res.end(body);
       });
@@ -49,15 +82,22 @@ export async function startCorruptingProxy(targetHost: string, corrupt: Corrupti
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : 0;
-  const proxy: CorruptingProxy = {
+  const proxy: FaultProxy = {
     host: `127.0.0.1:${port}`,
     url: `http://127.0.0.1:${port}`,
-    corrupt,
+    fault,
     corrupted: 0,
+    seen: [],
+    maxInFlight: 0,
     close: () => new Promise<void>((resolve) => {
       server.closeAllConnections();
       server.close(() => resolve());
     }),
   };
   return proxy;
+}
+
+/** The common case: corrupt the responses whose request matches. */
+export function startCorruptingProxy(targetHost: string, match: (method: string, path: string) => boolean): Promise<FaultProxy> {
+  return startFaultProxy(targetHost, (m, p) => (match(m, p) ? { kind: 'corrupt' } : undefined));
 }

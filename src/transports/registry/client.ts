@@ -358,7 +358,8 @@ export class RegistryClient {
         const wait = status === 429 ? retryAfterMs(res.headers['retry-after']) ?? this.backoff(attempt) : this.backoff(attempt);
         await res.body.dump();
         if (Date.now() - started + wait <= this.retry.budgetMs) {
-          await sleep(Math.min(wait, this.retry.maxDelayMs * 4));
+          // Retry-After is honoured as the registry asks, up to a minute (containers/image's cap).
+          await sleep(Math.min(wait, 60_000));
           continue;
         }
         throw registryError(this.host, req.what, status, '');
