@@ -1,0 +1,120 @@
+import { stat } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import lockfile from 'proper-lockfile';
+import { ErrorCodes, PlaitError } from '../../errors.js';
+import { writeFileAtomic } from '../../fsutil.js';
+import { errnoCode, storeError } from './layout.js';
+import { KeyedMutex } from './mutex.js';
+
+// Exclusive, cross-process lock on a target file (containers/storage's digest lock, §8), built from proper-lockfile's
+// mkdir lock plus an in-process queue. Unlike the fcntl lock podman uses, a mkdir lock survives its holder's death, so
+// a holder refreshes the lock dir's mtime every `update` ms and a lock older than `stale` ms is taken over.
+
+export interface LockOptions {
+  /** Upper bound on the total wait (in-process queue plus file lock); default 60 s. 0 means one attempt. */
+  timeoutMs?: number;
+  /** Age after which a lock dir whose holder stopped refreshing it is taken over; default 30 s, at least 2 s. */
+  stale?: number;
+  /** Refresh interval of a held lock; default min(5 s, stale/2), clamped by proper-lockfile to [1 s, stale/2]. */
+  update?: number;
+  /** How the locked thing is named in E_LOCKED messages. */
+  label?: string;
+}
+
+/** Called with the lock held. The signal aborts (reason: an E_LOCKED PlaitError) if the lock is lost meanwhile. */
+export type LockedFn<T> = (signal: AbortSignal) => Promise<T> | T;
+
+export const DEFAULT_LOCK_TIMEOUT_MS = 60_000;
+export const DEFAULT_STALE_MS = 30_000;
+const MIN_STALE_MS = 2_000;
+const MIN_DELAY_MS = 25;
+const MAX_DELAY_MS = 500;
+const DELAY_FACTOR = 1.2;
+
+const localLocks = new KeyedMutex();
+
+function lockedError(subject: string, lockDir: string, timeoutMs: number, holder: string): PlaitError {
+  return new PlaitError(ErrorCodes.E_LOCKED, `${subject} is locked by ${holder} (${lockDir})`, {
+    retryable: true,
+    details: { lockPath: lockDir, timeoutMs },
+  });
+}
+
+async function ensureTarget(target: string): Promise<void> {
+  try {
+    await stat(target);
+  } catch (e) {
+    if (errnoCode(e) !== 'ENOENT') throw storeError('cannot stat lock file', target, e);
+    await writeFileAtomic(target, '');
+  }
+}
+
+/**
+ * Runs `fn` holding the lock on `target` (lock dir `<target>.lock`). `subject` names the locked thing in errors,
+ * e.g. `list foo`. If the lock is compromised while `fn` runs (its dir removed or taken over), the signal aborts and
+ * the call fails with E_LOCKED once `fn` has settled, even if `fn` itself succeeded: its writes may have raced.
+ */
+export async function withFileLock<T>(target: string, subject: string, fn: LockedFn<T>, options: LockOptions = {}): Promise<T> {
+  const timeoutMs = Math.max(0, options.timeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS);
+  const deadline = Date.now() + timeoutMs;
+  const lockDir = `${target}.lock`;
+  const releaseLocal = await localLocks.acquire(target, timeoutMs);
+  if (releaseLocal === undefined) throw lockedError(subject, lockDir, timeoutMs, 'another task in this process');
+  try {
+    const controller = new AbortController();
+    let lost: PlaitError | undefined;
+    const onCompromised = (err: Error): void => {
+      // The default handler throws from a timer callback, which would crash the whole process.
+      lost ??= new PlaitError(ErrorCodes.E_LOCKED, `${subject}: lost the lock while working (${lockDir}): ${err.message}`, {
+        retryable: true,
+        cause: err,
+        details: { lockPath: lockDir },
+      });
+      controller.abort(lost);
+    };
+    const release = await acquireFileLock(target, subject, lockDir, deadline, timeoutMs, options, onCompromised);
+    let result: T;
+    try {
+      result = await fn(controller.signal);
+    } catch (e) {
+      throw lost ?? e;
+    } finally {
+      // After a compromise proper-lockfile reports ERELEASED; any other release failure leaves a lock dir that goes
+      // stale on its own, which must not turn a completed mutation into a reported failure.
+      await release().catch(() => undefined);
+    }
+    if (lost !== undefined) throw lost;
+    return result;
+  } finally {
+    releaseLocal();
+  }
+}
+
+async function acquireFileLock(
+  target: string,
+  subject: string,
+  lockDir: string,
+  deadline: number,
+  timeoutMs: number,
+  options: LockOptions,
+  onCompromised: (err: Error) => void,
+): Promise<() => Promise<void>> {
+  await ensureTarget(target);
+  const stale = Math.max(MIN_STALE_MS, options.stale ?? DEFAULT_STALE_MS);
+  const update = options.update ?? Math.min(5_000, stale / 2);
+  // Retries are driven here rather than by proper-lockfile's `retries`: a retry count cannot express a wall-clock
+  // bound, and racing its pending attempt against a timer could leave a late-won lock held with nobody to release it.
+  let delay = MIN_DELAY_MS;
+  for (;;) {
+    try {
+      return await lockfile.lock(target, { stale, update, realpath: false, retries: 0, onCompromised });
+    } catch (e) {
+      if (errnoCode(e) !== 'ELOCKED') throw storeError('cannot lock', lockDir, e);
+    }
+    const remaining = deadline - Date.now();
+    if (remaining <= 0) throw lockedError(subject, lockDir, timeoutMs, 'another process');
+    // Jitter keeps contending processes from retrying in lock step.
+    await sleep(Math.min(remaining, delay * (1 + Math.random() * 0.5)));
+    delay = Math.min(MAX_DELAY_MS, delay * DELAY_FACTOR);
+  }
+}
