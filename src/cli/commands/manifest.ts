@@ -1,0 +1,231 @@
+import { writeFile } from 'node:fs/promises';
+import { PlaitError, ErrorCodes, isPlaitError } from '../../errors.js';
+import { digestOf } from '../../oci/digest.js';
+import { openImage, closeAllClients } from '../../transports/index.js';
+import { Store, resolveStoreRoot } from '../../core/store/index.js';
+import { List, MANIFEST_ITEM } from '../../core/list/list.js';
+import { createList, addToList, annotateList, removeFromList } from '../../core/list/ops.js';
+import type { InstanceOverrides } from '../../core/list/ops.js';
+import { push } from '../../core/list/push.js';
+import { parseFlags, REGISTRY_FLAGS, transportOptions, str } from '../flags.js';
+import type { FlagSpec, Parsed } from '../flags.js';
+import type { Command } from '../run.js';
+
+// `plait manifest …`: podman/buildah `manifest` on plait's own store, with their argument order and flag names.
+
+const USAGE = `Usage: plait manifest <command> [flags]
+
+Commands (podman/buildah compatible):
+  create LIST [IMAGE…] [--all] [--annotation K=V]
+  add LIST IMAGE [--all] [--annotation K=V] [--arch A] [--os O] [--variant V] [--os-version V] [--os-features F] [--features F]
+  annotate LIST DIGEST [--annotation K=V] [--arch A] [--os O] [--variant V] [--os-version V] [--os-features F] [--features F] [--index]
+  remove LIST DIGEST
+  inspect LIST|IMAGE [--raw]
+  push LIST DEST [--all=true|false] [--format oci|v2s2] [--digestfile F] [--rm] [--remove-signatures] [--jobs N]
+  rm LIST…
+  exists LIST
+  ls
+
+Every command takes --store DIR (default: $PLAIT_STORE, $XDG_DATA_HOME/plait, ~/.local/share/plait);
+those that talk to registries take --tls-verify, --plain-http, --authfile, --cert-dir, --creds.
+`;
+
+const STORE_FLAG: FlagSpec = { store: { type: 'string' }, help: { type: 'boolean', short: 'h' } };
+const INSTANCE_FLAGS: FlagSpec = {
+  annotation: { type: 'string', multiple: true },
+  arch: { type: 'string' },
+  os: { type: 'string' },
+  variant: { type: 'string' },
+  'os-version': { type: 'string' },
+  'os-features': { type: 'string', multiple: true },
+  features: { type: 'string', multiple: true },
+};
+
+async function openStore(values: Parsed['values']): Promise<Store> {
+  return Store.open(resolveStoreRoot({ store: str(values.store) }));
+}
+
+const list = (v: unknown): string[] | undefined => (Array.isArray(v) ? v.flatMap((x: string) => x.split(',')).filter(Boolean) : undefined);
+
+function overrides(values: Parsed['values']): InstanceOverrides {
+  const o: InstanceOverrides = {};
+  if (str(values.arch) !== undefined) o.arch = str(values.arch);
+  if (str(values.os) !== undefined) o.os = str(values.os);
+  if (str(values.variant) !== undefined) o.variant = str(values.variant);
+  if (str(values['os-version']) !== undefined) o.osVersion = str(values['os-version']);
+  if (list(values['os-features'])) o.osFeatures = list(values['os-features']);
+  if (list(values.features)) o.features = list(values.features);
+  if (Array.isArray(values.annotation)) o.annotations = values.annotation;
+  for (const a of o.annotations ?? []) {
+    if (!a.includes('=')) throw new PlaitError(ErrorCodes.E_INVALID, `--annotation ${JSON.stringify(a)}: expected KEY=VALUE`);
+  }
+  return o;
+}
+
+function need(args: string[], n: number, usage: string): void {
+  if (args.length < n) throw new PlaitError(ErrorCodes.E_INVALID, `manifest ${usage}`);
+}
+
+const out = (s: string) => process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
+
+const subcommands: Record<string, (args: string[]) => Promise<number>> = {
+  async create(args) {
+    const { values, positionals } = parseFlags('manifest create', args, { ...STORE_FLAG, ...REGISTRY_FLAGS, all: { type: 'boolean' }, annotation: { type: 'string', multiple: true } });
+    need(positionals, 1, 'create LIST [IMAGE…]: a list name is needed');
+    const store = await openStore(values);
+    const [name, ...images] = positionals as [string, ...string[]];
+    const { id } = await createList(store, name, values.annotation as string[] | undefined);
+    for (const img of images) {
+      await addToList(store, id, img, { all: values.all === true, transport: transportOptions(values) });
+    }
+    out(id);
+    return 0;
+  },
+
+  async add(args) {
+    const { values, positionals } = parseFlags('manifest add', args, { ...STORE_FLAG, ...REGISTRY_FLAGS, ...INSTANCE_FLAGS, all: { type: 'boolean' } });
+    need(positionals, 2, 'add LIST IMAGE: a list and an image are needed');
+    const store = await openStore(values);
+    const { id } = await addToList(store, positionals[0]!, positionals[1]!, {
+      all: values.all === true, transport: transportOptions(values), ...overrides(values),
+    });
+    out(id);
+    return 0;
+  },
+
+  async annotate(args) {
+    const { values, positionals } = parseFlags('manifest annotate', args, { ...STORE_FLAG, ...INSTANCE_FLAGS, index: { type: 'boolean' } });
+    const index = values.index === true;
+    need(positionals, index ? 1 : 2, 'annotate LIST DIGEST (or LIST --index)');
+    const store = await openStore(values);
+    const o = overrides(values);
+    if (index && (o.arch ?? o.os ?? o.variant ?? o.osVersion ?? o.osFeatures ?? o.features) !== undefined) {
+      throw new PlaitError(ErrorCodes.E_INVALID, 'manifest annotate --index takes only --annotation');
+    }
+    const { id } = await annotateList(store, positionals[0]!, index ? null : positionals[1]!, o);
+    out(id);
+    return 0;
+  },
+
+  async remove(args) {
+    const { values, positionals } = parseFlags('manifest remove', args, STORE_FLAG);
+    need(positionals, 2, 'remove LIST DIGEST: a list and an instance digest are needed');
+    const store = await openStore(values);
+    const { id } = await removeFromList(store, positionals[0]!, positionals[1]!);
+    out(id);
+    return 0;
+  },
+
+  async inspect(args) {
+    const { values, positionals } = parseFlags('manifest inspect', args, { ...STORE_FLAG, ...REGISTRY_FLAGS, raw: { type: 'boolean' } });
+    need(positionals, 1, 'inspect LIST|IMAGE');
+    const store = await openStore(values);
+    const target = positionals[0]!;
+    let bytes: Buffer;
+    const id = await store.resolve(target).catch(() => undefined);
+    if (id) {
+      bytes = (await store.readItem(id, MANIFEST_ITEM))!;
+    } else {
+      try {
+        bytes = (await openImage(target, transportOptions(values)).getManifest()).bytes;
+      } finally {
+        await closeAllClients();
+      }
+    }
+    if (values.raw) process.stdout.write(bytes);
+    else out(JSON.stringify(JSON.parse(bytes.toString('utf8')), null, 4));
+    return 0;
+  },
+
+  async push(args) {
+    const { values, positionals } = parseFlags('manifest push', args, {
+      ...STORE_FLAG, ...REGISTRY_FLAGS,
+      all: { type: 'boolean', valued: true, default: true },
+      format: { type: 'string', short: 'f' },
+      digestfile: { type: 'string' },
+      rm: { type: 'boolean' },
+      'remove-signatures': { type: 'boolean' },
+      jobs: { type: 'string' },
+      quiet: { type: 'boolean', short: 'q' },
+    });
+    need(positionals, 1, 'push LIST [DEST]');
+    const store = await openStore(values);
+    const listName = positionals[0]!;
+    const destName = positionals[1] ?? listName;
+    const jobs = values.jobs === undefined ? 4 : Number(values.jobs);
+    if (!Number.isInteger(jobs) || jobs < 1) throw new PlaitError(ErrorCodes.E_INVALID, `--jobs must be a positive integer, not ${String(values.jobs)}`);
+    const transport = transportOptions(values);
+    const { id, list } = await List.loadFromImage(store, listName);
+    try {
+      const dest = openImage(destName, transport);
+      const r = await push(store, list, dest, {
+        selection: values.all === false ? 'specific' : 'all',
+        instances: [],
+        manifestType: str(values.format) ?? '',
+        transport,
+        jobs,
+      });
+      if (typeof values.digestfile === 'string') await writeFile(values.digestfile, r.digest);
+      if (!values.quiet) process.stderr.write(`Writing manifest list to ${dest.name}: ${r.digest}\n`);
+    } finally {
+      await closeAllClients();
+    }
+    if (values.rm) await store.deleteRecord(id);
+    return 0;
+  },
+
+  async rm(args) {
+    const { values, positionals } = parseFlags('manifest rm', args, STORE_FLAG);
+    need(positionals, 1, 'rm LIST…');
+    const store = await openStore(values);
+    let failed = false;
+    for (const name of positionals) {
+      try {
+        // Only lists are removed through here, as podman's `manifest rm` refuses plain images.
+        await List.loadFromImage(store, name);
+        out(`Deleted: ${await store.deleteRecord(name)}`);
+      } catch (e) {
+        if (!isPlaitError(e)) throw e;
+        process.stderr.write(`plait: ${e.message}\n`);
+        failed = true;
+      }
+    }
+    return failed ? 1 : 0;
+  },
+
+  async exists(args) {
+    const { values, positionals } = parseFlags('manifest exists', args, STORE_FLAG);
+    need(positionals, 1, 'exists LIST');
+    const store = await openStore(values);
+    return (await store.resolve(positionals[0]!).catch(() => undefined)) ? 0 : 1;
+  },
+
+  async ls(args) {
+    const { values } = parseFlags('manifest ls', args, STORE_FLAG);
+    const store = await openStore(values);
+    const rows = [['NAME', 'ID', 'DIGEST', 'INSTANCES']];
+    for (const r of await store.listRecords()) {
+      const bytes = await store.readItem(r.id, MANIFEST_ITEM);
+      const n = bytes ? List.countInstances(bytes) : 0;
+      rows.push([r.names.join(',') || '<none>', r.id.slice(0, 12), bytes ? digestOf(bytes) : '', String(n)]);
+    }
+    const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
+    for (const row of rows) out(row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i]!))).join('  '));
+    return 0;
+  },
+};
+
+export const manifest: Command = {
+  name: 'manifest',
+  summary: 'podman/buildah-compatible list commands on the local store',
+  async run(args) {
+    const [sub, ...rest] = args;
+    if (sub === undefined || sub === '-h' || sub === '--help' || rest.includes('--help') || rest.includes('-h')) {
+      process.stdout.write(USAGE);
+      return 0;
+    }
+    const fn = subcommands[sub];
+    if (!fn) throw new PlaitError(ErrorCodes.E_INVALID, `manifest: unknown command "${sub}" (see plait manifest --help)`);
+    return fn(rest);
+  },
+};

@@ -1,0 +1,179 @@
+import { Readable } from 'node:stream';
+import { PlaitError, ErrorCodes, asPlaitError } from '../../errors.js';
+import { digestOf } from '../../oci/digest.js';
+import type { Digest } from '../../oci/digest.js';
+import { parseManifest, parseManifestList } from '../../oci/manifest.js';
+import {
+  DOCKER_LIST, DOCKER_MANIFEST, DOCKER_SCHEMA1, DOCKER_SCHEMA1_SIGNED, OCI_INDEX, OCI_MANIFEST,
+} from '../../oci/mediatype.js';
+import { chooseInstance } from '../../oci/platform-match.js';
+import type { ImageIndex } from '../../oci/types.js';
+import { openImage } from '../../transports/index.js';
+import type { ImageDestination, ImageSource, ManifestBlob, TransportOptions } from '../../transports/index.js';
+import { hostPlatform, platformChoice } from '../../transports/host.js';
+import { readSmall } from '../../transports/registry/image.js';
+import { Copier, sharedCopyState } from '../copy/copy.js';
+import type { CopyProgress, SharedCopyState } from '../copy/copy.js';
+import { convertList, dockerToOci, ociToDocker } from '../copy/convert.js';
+import type { Store } from '../store/index.js';
+import type { List } from './list.js';
+import { MANIFEST_ITEM } from './list.js';
+
+// Push (containers/common libimage/manifests Push → containers/image copy): every selected instance is copied from
+// the source it was added from — blobs, then its manifest by digest, converted when a format is forced — and then
+// the list, with the entries of converted instances updated, under each destination tag. The list is pushed as the
+// exact stored bytes whenever nothing about it changed, so its digest is what `inspect --raw` shows (§4.3–§4.5).
+
+export type Selection = 'all' | 'system' | 'specific';
+
+export interface PushOptions {
+  /** all (podman --all, the default), system (one instance for the platform, no list) or specific. */
+  selection?: Selection;
+  /** With selection "specific": the instances to copy (the list written still names every instance). */
+  instances?: Digest[];
+  /** A MIME type forcing the format (OCI manifest/index or Docker v2s2/list); empty keeps each format. */
+  manifestType?: string;
+  /** Tags to put the list under; default the destination's own tag; none → by digest only. */
+  tags?: string[];
+  /** Blob transfers in flight (default 4). */
+  jobs?: number;
+  transport?: TransportOptions;
+  /** Platform for selection "system" (default: this host). */
+  platform?: { os?: string; arch?: string; variant?: string };
+  onProgress?: (p: CopyProgress) => void;
+}
+
+export interface PushedInstance {
+  /** The digest in the stored list. */
+  source: Digest;
+  /** The digest written (differs when the format was converted). */
+  digest: Digest;
+  mediaType: string;
+  size: number;
+}
+
+export interface PushResult {
+  digest: Digest;
+  mediaType: string;
+  bytes: Buffer;
+  instances: PushedInstance[];
+  bytesCopied: number;
+}
+
+/** Map a --format name or MIME type to the (instance, list) MIME types it forces, or undefined to keep formats. */
+export function forcedTypes(manifestType: string | undefined): { instance: string; list: string } | undefined {
+  switch (manifestType ?? '') {
+    case '':
+      return undefined;
+    case 'oci':
+    case OCI_MANIFEST:
+    case OCI_INDEX:
+      return { instance: OCI_MANIFEST, list: OCI_INDEX };
+    case 'v2s2':
+    case 'docker':
+    case DOCKER_MANIFEST:
+    case DOCKER_LIST:
+      return { instance: DOCKER_MANIFEST, list: DOCKER_LIST };
+    case 'v2s1':
+    case DOCKER_SCHEMA1:
+    case DOCKER_SCHEMA1_SIGNED:
+      throw new PlaitError(ErrorCodes.E_UNSUPPORTED, 'Docker schema 1 (v2s1) cannot be pushed: registries such as distribution 2.8 reject it; use oci or v2s2');
+    default:
+      throw new PlaitError(ErrorCodes.E_INVALID, `unknown manifest format ${JSON.stringify(manifestType)} (use oci or v2s2)`);
+  }
+}
+
+/** Copy one instance (converting it when `instanceType` asks), returning what was written. */
+async function pushInstance(src: ImageSource, dest: ImageDestination, digest: Digest, instanceType: string | undefined,
+  shared: SharedCopyState, onProgress: PushOptions['onProgress']): Promise<{ written: ManifestBlob; copied: number }> {
+  const m = await src.getManifest(digest);
+  const copier = new Copier(src, dest, { shared, onProgress });
+  let written: ManifestBlob = m;
+  if (instanceType && instanceType !== m.mediaType) {
+    const parsed = parseManifest(m.bytes, m.mediaType);
+    if (parsed.kind !== 'image') throw new PlaitError(ErrorCodes.E_UNSUPPORTED, `${src.name}: instance ${digest} is itself a list`);
+    if (instanceType === DOCKER_MANIFEST) {
+      const c = ociToDocker(parsed.manifest, `${src.name}@${digest}`);
+      written = { bytes: c.bytes, mediaType: c.mediaType, digest: digestOf(c.bytes) };
+    } else {
+      const cfg = await readSmall(await src.getBlob({ digest: parsed.manifest.config.digest, size: parsed.manifest.config.size }));
+      const c = dockerToOci(parsed.manifest, cfg, `${src.name}@${digest}`);
+      // The re-encoded config exists nowhere yet: upload it so the copier finds it present.
+      if (c.config && !(await dest.hasBlob({ digest: c.config.descriptor.digest, size: c.config.descriptor.size }))) {
+        await dest.putBlob(Readable.from([c.config.bytes]), { digest: c.config.descriptor.digest, size: c.config.descriptor.size });
+      }
+      written = { bytes: c.bytes, mediaType: c.mediaType, digest: digestOf(c.bytes) };
+    }
+  }
+  await copier.copyImageManifest(written);
+  return { written, copied: copier.bytesCopied };
+}
+
+/** The list's entries with converted instances updated (digest, size, media type), as containers/image edits them. */
+function applyEdits(index: ImageIndex, pushed: Map<string, PushedInstance>): ImageIndex {
+  return {
+    ...index,
+    manifests: index.manifests && index.manifests.map((d) => {
+      const p = pushed.get(d.digest);
+      return p && p.digest !== d.digest ? { ...d, digest: p.digest, size: p.size, mediaType: p.mediaType } : d;
+    }),
+  };
+}
+
+export async function push(store: Store, list: List, dest: ImageDestination, opts: PushOptions = {}): Promise<PushResult> {
+  const selection = opts.selection ?? 'all';
+  const refs = list.reference(selection, opts.instances);
+  const stored = await store.readItem(list.id, MANIFEST_ITEM);
+  if (!stored) throw new PlaitError(ErrorCodes.E_STORE, `list ${list.id}: the record has no manifest`);
+  const { mediaType: storedType, index } = parseManifestList(stored);
+  const forced = forcedTypes(opts.manifestType);
+  const transport = opts.transport ?? {};
+  const shared = sharedCopyState(opts.jobs ?? 4);
+  const tags = opts.tags ?? (dest.tag !== undefined ? [dest.tag] : []);
+  const sourceFor = (d: Digest): ImageSource => {
+    const name = refs.get(d);
+    if (!name) throw new PlaitError(ErrorCodes.E_NOT_FOUND, `instance ${d} of list ${list.id} has no recorded source`);
+    return openImage(name, transport);
+  };
+
+  if (selection === 'system') {
+    const { choice, opts: wantOpts } = opts.platform ? platformChoice(opts.platform) : hostPlatform();
+    const chosen = chooseInstance(storedType, index, choice, wantOpts);
+    const src = sourceFor(chosen.digest);
+    const { written, copied } = await pushInstance(src, dest, chosen.digest, forced?.instance, shared, opts.onProgress);
+    for (const t of tags) await dest.putManifest(written.bytes, written.mediaType, t);
+    return {
+      digest: written.digest, mediaType: written.mediaType, bytes: written.bytes, bytesCopied: copied,
+      instances: [{ source: chosen.digest, digest: written.digest, mediaType: written.mediaType, size: written.bytes.length }],
+    };
+  }
+
+  const entries = (index.manifests ?? []).filter((d) => selection === 'all' || refs.has(d.digest));
+  const pushed = new Map<string, PushedInstance>();
+  let bytesCopied = 0;
+  let failure: unknown;
+  await Promise.all(entries.map(async (d) => {
+    try {
+      const { written, copied } = await pushInstance(sourceFor(d.digest), dest, d.digest, forced?.instance, shared, opts.onProgress);
+      bytesCopied += copied;
+      pushed.set(d.digest, { source: d.digest, digest: written.digest, mediaType: written.mediaType, size: written.bytes.length });
+    } catch (e) {
+      failure ??= e;
+    }
+  }));
+  if (failure !== undefined) throw asPlaitError(failure);
+
+  const listType = forced?.list ?? storedType;
+  const runtime = { os: hostPlatform().choice.os, architecture: hostPlatform().choice.architecture };
+  const edited = convertList(applyEdits(index, pushed), storedType, listType, runtime);
+  // Unchanged in substance → the stored bytes themselves, so the digest never depends on our serializer.
+  const original = convertList(index, storedType, storedType, runtime);
+  const bytes = listType === storedType && edited.equals(original) ? stored : edited;
+  const digest = digestOf(bytes);
+  if (tags.length === 0) await dest.putManifest(bytes, listType);
+  for (const t of tags) await dest.putManifest(bytes, listType, t);
+  return {
+    digest, mediaType: listType, bytes, bytesCopied,
+    instances: entries.map((d) => pushed.get(d.digest)!),
+  };
+}
