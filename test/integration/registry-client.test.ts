@@ -92,7 +92,7 @@ describe('blobs', () => {
     const layer = m.layers[0]!;
     let port = 0;
     const proxy = await startFaultProxy(lab.plain.host, (method, path, headers) => {
-      if (path === '/v2/' && !headers.authorization) return { kind: 'status', status: 401, headers: { 'www-authenticate': 'Basic realm="proxy"' } };
+      if (!path.includes('redirected=1') && !headers.authorization) return { kind: 'status', status: 401, headers: { 'www-authenticate': 'Basic realm="proxy"' } };
       if (method === 'GET' && path === `/v2/${repo}/blobs/${layer.digest}`) {
         return { kind: 'redirect', location: `http://localhost:${port}/v2/${repo}/blobs/${layer.digest}?redirected=1` };
       }
@@ -104,7 +104,10 @@ describe('blobs', () => {
       const chunks: Buffer[] = [];
       for await (const c of await img.getBlob({ digest: parseDigest(layer.digest), size: layer.size })) chunks.push(c as Buffer);
       expect(sha(Buffer.concat(chunks))).toBe(layer.digest);
-      const first = proxy.seen.find((r) => r.path === `/v2/${repo}/blobs/${layer.digest}`)!;
+      const tries = proxy.seen.filter((r) => r.path === `/v2/${repo}/blobs/${layer.digest}`);
+      // First without credentials (401 teaches the challenge), then with them.
+      expect(tries).toHaveLength(2);
+      const first = tries[1]!;
       const second = proxy.seen.find((r) => r.path.includes('redirected=1'))!;
       expect(first.headers.authorization).toMatch(/^Basic /);
       expect(second.headers.host).toBe(`localhost:${port}`);

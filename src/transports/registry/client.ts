@@ -12,9 +12,10 @@ import { loadTlsFiles, connectOptions } from './tls.js';
 import { registryError } from './errors.js';
 import { Semaphore } from './semaphore.js';
 
-// One RegistryClient per registry host: it pings /v2/ once to learn the scheme and the auth challenges (as
-// containers/image does, challenges are only learned there), keeps one connection pool, a token cache per scope set,
-// a concurrency limit and a request counter, and retries what can safely be retried.
+// One RegistryClient per registry host: one connection pool, a token cache per scope set, a concurrency limit, a
+// request counter, and retries of what can safely be retried. Unlike containers/image it does not ping /v2/ before
+// working: it learns the auth challenges from the first 401 any request gets (the distribution spec sends them on
+// every 401) and replays that request with credentials — so a no-op reconcile costs exactly one HEAD per tag.
 
 export interface RetryPolicy {
   /** Attempts in all, first included. */
@@ -147,6 +148,10 @@ export class RegistryClient {
   private readonly sem: Semaphore;
   private agent?: Agent;
   private pinged?: Promise<{ base: string; challenges: Challenge[] }>;
+  /** The scheme and host once known (from a ping or the first answered request). */
+  private base?: string;
+  /** The auth challenges once a 401 (or a ping) has told them; undefined: none seen yet. */
+  private challenges?: Challenge[];
   private credentials?: Promise<Credentials | undefined>;
   private readonly tokens = new Map<string, Token>();
   private readonly tokenFetches = new Map<string, Promise<Token>>();
@@ -202,7 +207,9 @@ export class RegistryClient {
         if (res.statusCode !== 200 && res.statusCode !== 401) {
           throw registryError(this.host, 'pinging /v2/', res.statusCode, '');
         }
-        return { base, challenges: res.statusCode === 401 ? parseChallenges(res.headers['www-authenticate']) : [] };
+        this.base = base;
+        this.challenges = res.statusCode === 401 ? parseChallenges(res.headers['www-authenticate']) : [];
+        return { base, challenges: this.challenges };
       } catch (e) {
         lastErr = e;
         if (isPlaitError(e)) throw e;
@@ -220,7 +227,7 @@ export class RegistryClient {
 
   /** The Authorization header for these scopes, or undefined when the registry asked for none. */
   private async authorization(scopes: Scope[], forceRefresh = false): Promise<string | undefined> {
-    const { challenges } = await this.ping();
+    const challenges = this.challenges ?? [];
     const bearer = challenges.find((c) => c.scheme === 'bearer');
     const basic = challenges.find((c) => c.scheme === 'basic');
     const first = challenges[0];
@@ -311,14 +318,21 @@ export class RegistryClient {
    * Non-ok statuses are turned into PlaitErrors (body read for the message).
    */
   async send(req: RegistryRequest): Promise<RegistryResponse> {
-    const { base } = await this.ping();
     const agent = await this.dispatcher();
-    const url = req.path.startsWith('http://') || req.path.startsWith('https://') ? req.path : `${base}${req.path}`;
-    const idempotent = req.idempotent ?? !(req.body && typeof req.body === 'object' && 'pipe' in req.body);
+    const streamed = !!(req.body && typeof req.body === 'object' && 'pipe' in req.body);
+    // A streamed body cannot be replayed after a 401, so learn scheme and challenges first in that (rare) case.
+    if (streamed && this.challenges === undefined) await this.ping();
+    const absolute = req.path.startsWith('http://') || req.path.startsWith('https://');
+    // Without --tls-verify=false only https is tried; with it, http is the fallback (as skopeo does); --plain-http
+    // goes straight to http.
+    let base = this.base ?? (this.opts.plainHttp ? `http://${this.host}` : `https://${this.host}`);
+    const idempotent = req.idempotent ?? !streamed;
     const ok = req.ok ?? ((s: number) => s >= 200 && s < 300);
     const started = Date.now();
     let refreshedForScope = false;
+    let learnedChallenges = false;
     for (let attempt = 1; ; attempt++) {
+      const url = absolute ? req.path : `${base}${req.path}`;
       const auth = await this.authorization(req.scopes);
       const headers: Record<string, string> = { ...this.baseHeaders(), ...req.headers };
       if (auth) headers.authorization = auth;
@@ -332,6 +346,12 @@ export class RegistryClient {
         // A failure of our own body stream (say, a digest mismatch while uploading) is the real cause: keep it.
         const own = ownError(e);
         if (own) throw own;
+        // https failed where http is allowed and not known to be wrong (another request may have found http already).
+        if (!absolute && this.base !== base && this.opts.tlsVerify === false && !this.opts.plainHttp && base.startsWith('https:') && !streamed) {
+          base = `http://${this.host}`;
+          attempt--;
+          continue;
+        }
         const net = networkCode(e);
         if (net && idempotent && this.mayRetry(attempt, started)) {
           await sleep(this.backoff(attempt));
@@ -342,6 +362,23 @@ export class RegistryClient {
       }
       release();
       const status = res.statusCode;
+      if (!absolute) this.base ??= base;
+      if (status === 401 && !learnedChallenges && !streamed && !auth) {
+        // The registry tells what it wants; replay once with credentials for it.
+        // Per-request parts (error, scope) are not part of what the registry asks for in general.
+        const chs = parseChallenges(res.headers['www-authenticate']).map((c) => ({
+          scheme: c.scheme, params: Object.fromEntries(Object.entries(c.params).filter(([k]) => k !== 'error' && k !== 'scope')),
+        }));
+        // Sent without credentials: learn what it wants (another request may have learned it meanwhile) and replay.
+        if (chs.length > 0) {
+          this.challenges = chs;
+          learnedChallenges = true;
+          await res.body.dump();
+          attempt--;
+          continue;
+        }
+      }
+      if (this.challenges === undefined && ok(status)) this.challenges = [];
       if (ok(status)) return { status, headers: res.headers, body: res.body, url };
 
       // A token with too narrow a scope: fetch a fresh one once (body-less requests only, like containers/image).
