@@ -52,7 +52,7 @@ export interface InstanceFacts {
 
 export const INSTANCE_FACT = 'instance';
 
-interface Entry {
+export interface Entry {
   digest: Digest | undefined;
   size: number;
   os: string;
@@ -66,7 +66,7 @@ interface Entry {
   urls: string[];
 }
 
-function entryFromDescriptor(d: Descriptor, features: string[]): Entry {
+export function entryFromDescriptor(d: Descriptor, features: string[]): Entry {
   return {
     digest: d.digest,
     size: d.size,
@@ -200,55 +200,35 @@ export class List {
 
     let first: Digest | undefined;
     for (const e of entries) {
-      const facts = await this.instanceFacts(src, e.digest === undefined ? top : undefined, e.digest, opts.store);
-      const digest = e.digest ?? facts.digest;
-      const size = e.digest === undefined ? facts.size : e.size;
-      // Platform fields already present in the source list win; the config only fills what is missing.
-      const os = e.os || facts.os;
-      const osVersion = e.os ? e.osVersion : facts.osVersion;
-      const osFeatures = e.os ? e.osFeatures : facts.osFeatures;
-      const architecture = e.architecture || facts.architecture;
-      const variant = e.architecture ? e.variant : facts.variant;
-      this.list.addInstance({
-        digest, size, mediaType: facts.mediaType, os, architecture, osVersion, osFeatures, variant, features: e.features,
-        annotations: e.annotations ? Object.entries(e.annotations).map(([k, v]) => `${k}=${v}`) : undefined,
-      });
-      const artifactType = e.artifactType || facts.artifactType;
-      if (artifactType) this.list.setArtifactType(digest, artifactType);
-      if (e.urls.length > 0) this.list.setURLs(digest, e.urls);
-      if (!this.instances.has(digest)) this.instances.set(digest, pinnedName(name, digest));
+      const facts = await instanceFacts(src, e.digest === undefined ? top : undefined, e.digest, opts.store);
+      const digest = this.addResolved(e, facts, pinnedName(name, e.digest ?? facts.digest));
       first ??= digest;
     }
     return first!;
   }
 
-  /** Read (or recall) an instance's media type, size and — when its platform needs it — config platform. */
-  private async instanceFacts(src: ImageSource, known: { bytes: Buffer; mediaType: string; digest: Digest } | undefined,
-    digest: Digest | undefined, store: Store | undefined): Promise<InstanceFacts & { digest: Digest }> {
-    const key = digest ?? known?.digest;
-    if (key && store) {
-      const cached = await store.getFact<InstanceFacts>(INSTANCE_FACT, key);
-      if (cached) return { ...cached, digest: key };
-    }
-    const m = known ?? (await src.getManifest(digest));
-    const parsed = parseManifest(m.bytes, m.mediaType);
-    const facts: InstanceFacts = {
-      mediaType: m.mediaType, size: m.bytes.length, os: '', architecture: '', osVersion: '', osFeatures: [], variant: '',
-      artifactType: parsed.kind === 'image' ? parsed.manifest.artifactType ?? '' : '',
-    };
-    // HEAD's rule: read the config only for images (no artifactType) with an image config type.
-    if (parsed.kind === 'image' && !facts.artifactType && (parsed.manifest.config.mediaType === OCI_CONFIG || parsed.manifest.config.mediaType === DOCKER_CONFIG)) {
-      const cfg = JSON.parse((await readSmall(await src.getBlob({ digest: parsed.manifest.config.digest, size: parsed.manifest.config.size }))).toString('utf8')) as {
-        os?: string; architecture?: string; variant?: string; 'os.version'?: string; 'os.features'?: string[];
-      };
-      facts.os = cfg.os ?? '';
-      facts.osVersion = cfg['os.version'] ?? '';
-      facts.osFeatures = [...(cfg['os.features'] ?? [])];
-      facts.architecture = cfg.architecture ?? '';
-      facts.variant = cfg.variant ?? '';
-    }
-    if (store) await store.putFact(INSTANCE_FACT, m.digest, facts);
-    return { ...facts, digest: m.digest };
+  /**
+   * The recording half of Add, for an entry whose facts are already known (no network): AddInstance with the
+   * platform the source list gave (the config only fills what is missing), artifact type, URLs, and the instances
+   * map entry — first reference wins.
+   */
+  addResolved(e: Entry, facts: InstanceFacts & { digest: Digest }, sourceName: string): Digest {
+    const digest = e.digest ?? facts.digest;
+    const size = e.digest === undefined ? facts.size : e.size;
+    const os = e.os || facts.os;
+    const osVersion = e.os ? e.osVersion : facts.osVersion;
+    const osFeatures = e.os ? e.osFeatures : facts.osFeatures;
+    const architecture = e.architecture || facts.architecture;
+    const variant = e.architecture ? e.variant : facts.variant;
+    this.list.addInstance({
+      digest, size, mediaType: facts.mediaType, os, architecture, osVersion, osFeatures, variant, features: e.features,
+      annotations: e.annotations ? Object.entries(e.annotations).map(([k, v]) => `${k}=${v}`) : undefined,
+    });
+    const artifactType = e.artifactType || facts.artifactType;
+    if (artifactType) this.list.setArtifactType(digest, artifactType);
+    if (e.urls.length > 0) this.list.setURLs(digest, e.urls);
+    if (!this.instances.has(digest)) this.instances.set(digest, sourceName);
+    return digest;
   }
 
   /** Remove(): from the list, and then — only then — from the instances map. */
@@ -277,3 +257,31 @@ export class List {
   }
 }
 
+/** Read (or recall) an instance's media type, size and — when its platform needs it — config platform. */
+export async function instanceFacts(src: ImageSource, known: { bytes: Buffer; mediaType: string; digest: Digest } | undefined,
+  digest: Digest | undefined, store: Store | undefined): Promise<InstanceFacts & { digest: Digest }> {
+  const key = digest ?? known?.digest;
+  if (key && store) {
+    const cached = await store.getFact<InstanceFacts>(INSTANCE_FACT, key);
+    if (cached) return { ...cached, digest: key };
+  }
+  const m = known ?? (await src.getManifest(digest));
+  const parsed = parseManifest(m.bytes, m.mediaType);
+  const facts: InstanceFacts = {
+    mediaType: m.mediaType, size: m.bytes.length, os: '', architecture: '', osVersion: '', osFeatures: [], variant: '',
+    artifactType: parsed.kind === 'image' ? parsed.manifest.artifactType ?? '' : '',
+  };
+  // HEAD's rule: read the config only for images (no artifactType) with an image config type.
+  if (parsed.kind === 'image' && !facts.artifactType && (parsed.manifest.config.mediaType === OCI_CONFIG || parsed.manifest.config.mediaType === DOCKER_CONFIG)) {
+    const cfg = JSON.parse((await readSmall(await src.getBlob({ digest: parsed.manifest.config.digest, size: parsed.manifest.config.size }))).toString('utf8')) as {
+      os?: string; architecture?: string; variant?: string; 'os.version'?: string; 'os.features'?: string[];
+    };
+    facts.os = cfg.os ?? '';
+    facts.osVersion = cfg['os.version'] ?? '';
+    facts.osFeatures = [...(cfg['os.features'] ?? [])];
+    facts.architecture = cfg.architecture ?? '';
+    facts.variant = cfg.variant ?? '';
+  }
+  if (store) await store.putFact(INSTANCE_FACT, m.digest, facts);
+  return { ...facts, digest: m.digest };
+}

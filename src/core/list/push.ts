@@ -33,6 +33,8 @@ export interface PushOptions {
   instances?: Digest[];
   /** A MIME type forcing the format (OCI manifest/index or Docker v2s2/list); empty keeps each format. */
   manifestType?: string;
+  /** Force only the list's type (OCI index or Docker list), leaving instances as they are. */
+  listType?: string;
   /** Tags to put the list under; default the destination's own tag; none → by digest only. */
   tags?: string[];
   /** Blob transfers in flight (default 4). */
@@ -163,7 +165,7 @@ export async function push(store: Store, list: List, dest: ImageDestination, opt
   }));
   if (failure !== undefined) throw asPlaitError(failure);
 
-  const listType = forced?.list ?? storedType;
+  const listType = forced?.list ?? opts.listType ?? storedType;
   const runtime = { os: hostPlatform().choice.os, architecture: hostPlatform().choice.architecture };
   const edited = convertList(applyEdits(index, pushed), storedType, listType, runtime);
   // Unchanged in substance → the stored bytes themselves, so the digest never depends on our serializer.

@@ -1,0 +1,27 @@
+// Builds the example sources as local OCI layouts under examples/.build/ (deterministic: the same digests on every
+// machine), so that `plait apply examples/` runs with no registry at all. Run by `npm run example`.
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { generateLayout } from '../test/lab/fixtures/generate.js';
+
+const root = join(import.meta.dirname, '.build');
+await rm(join(root, 'sources'), { recursive: true, force: true });
+await mkdir(root, { recursive: true });
+
+// Three single-platform builds of one app, as CI jobs for each architecture would leave them.
+await generateLayout({
+  dir: join(root, 'sources', 'app'), tag: 'app', seed: 'plait-example-app',
+  images: [
+    { platform: { os: 'linux', architecture: 'amd64' }, layers: 2, layerSize: 64 * 1024, data: 'semi', labels: { 'org.opencontainers.image.title': 'app' } },
+    { platform: { os: 'linux', architecture: 'arm64', variant: 'v8' }, layers: 2, layerSize: 64 * 1024, data: 'semi', labels: { 'org.opencontainers.image.title': 'app' } },
+    { platform: { os: 'linux', architecture: 'arm', variant: 'v7' }, layers: 2, layerSize: 64 * 1024, data: 'semi', labels: { 'org.opencontainers.image.title': 'app' } },
+  ],
+});
+// A multi-platform base image, of which an example takes a subset.
+await generateLayout({
+  dir: join(root, 'sources', 'base'), tag: 'base', seed: 'plait-example-base', index: true,
+  images: ['amd64', 'arm64', 'ppc64le', 's390x'].map((architecture) => ({
+    platform: { os: 'linux', architecture, ...(architecture === 'arm64' && { variant: 'v8' }) }, layers: 1, layerSize: 32 * 1024, data: 'semi' as const,
+  })),
+});
+console.log(`example sources in ${join(root, 'sources')}`);

@@ -1,0 +1,147 @@
+import { readFile } from 'node:fs/promises';
+import { PlaitError, ErrorCodes } from '../../errors.js';
+import { closeAllClients } from '../../transports/index.js';
+import type { TransportOptions } from '../../transports/index.js';
+import { Store, resolveStoreRoot } from '../../core/store/index.js';
+import { loadSpecs } from '../../reconcile/spec/index.js';
+import { toReconcileSpec } from '../../reconcile/from-spec.js';
+import type { ReconcileSpec } from '../../reconcile/model.js';
+import { reconcileAll } from '../../reconcile/run.js';
+import { readHistory } from '../../reconcile/history.js';
+import { rollback } from '../../reconcile/apply.js';
+import { parseFlags, REGISTRY_FLAGS, transportOptions, str } from '../flags.js';
+import type { FlagSpec, Parsed } from '../flags.js';
+import { render, summaryLine, appendStepSummary, progressReporter, table } from '../output.js';
+import type { OutputFormat } from '../output.js';
+import type { Command } from '../run.js';
+
+// plait apply | plan | history | rollback: the reconciler from the command line.
+
+const COMMON: FlagSpec = {
+  ...REGISTRY_FLAGS,
+  store: { type: 'string' },
+  output: { type: 'string', short: 'o' },
+  'log-format': { type: 'string' },
+  concurrency: { type: 'string' },
+  jobs: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+};
+
+function positiveInt(name: string, v: unknown, dflt: number): number {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new PlaitError(ErrorCodes.E_INVALID, `--${name} must be a positive integer, not ${JSON.stringify(v)}`);
+  return n;
+}
+
+function outputFormat(v: unknown): OutputFormat {
+  const f = (str(v) ?? 'table') as OutputFormat;
+  if (!['table', 'json', 'yaml'].includes(f)) throw new PlaitError(ErrorCodes.E_INVALID, `-o must be table, json or yaml, not ${f}`);
+  return f;
+}
+
+function logFormat(v: unknown): 'text' | 'json' {
+  const f = str(v) ?? 'text';
+  if (f !== 'text' && f !== 'json') throw new PlaitError(ErrorCodes.E_INVALID, `--log-format must be text or json, not ${f}`);
+  return f;
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Load, validate and convert the specs; any problem → its lines on stderr and exit 1, before anything is touched. */
+export async function loadForReconcile(paths: string[], transport: TransportOptions): Promise<ReconcileSpec[] | undefined> {
+  const stdin = paths.includes('-') ? await readStdin() : undefined;
+  const { specs, problems } = await loadSpecs(paths, { context: 'cli', ...(stdin !== undefined && { stdin }) });
+  if (problems.length > 0) {
+    for (const p of problems) process.stderr.write(`${String(p)}\n`);
+    return undefined;
+  }
+  return specs.map((s) => toReconcileSpec(s, transport));
+}
+
+async function reconcileCommand(name: 'apply' | 'plan', args: string[]): Promise<number> {
+  const { values, positionals } = parseFlags(name, args, {
+    ...COMMON, 'dry-run': { type: 'boolean' }, 'exit-code': { type: 'boolean' },
+  });
+  if (values.help) {
+    process.stdout.write(`Usage: plait ${name} [PATH…] [flags]\n\n${name === 'apply'
+      ? 'Reconcile each ManifestList into its destination: change the stored list, push only what drifted.'
+      : 'Show what apply would do. --exit-code: 0 in sync, 2 drift, 1 error.'}\n\nFlags: --store DIR, --concurrency N (4), --jobs N (4), -o table|json|yaml, --log-format text|json, ${name === 'apply' ? '--dry-run, ' : '--exit-code, '}--tls-verify, --plain-http, --cert-dir, --authfile, --creds\nPATH: files, directories (recursive *.yaml, *.yml) or - for stdin; default .\n`);
+    return 0;
+  }
+  const format = outputFormat(values.output);
+  const logs = logFormat(values['log-format']);
+  const concurrency = positiveInt('concurrency', values.concurrency, 4);
+  const jobs = positiveInt('jobs', values.jobs, 4);
+  const specs = await loadForReconcile(positionals, transportOptions(values));
+  if (!specs) return 1;
+  const store = await Store.open(resolveStoreRoot({ store: str(values.store) }));
+  const dryRun = name === 'plan' || values['dry-run'] === true;
+  let outcomes;
+  try {
+    outcomes = await reconcileAll(specs, store, { concurrency, jobs, dryRun, onEvent: progressReporter(logs) });
+  } finally {
+    await closeAllClients();
+  }
+  process.stdout.write(render(outcomes, format));
+  if (format === 'table') process.stderr.write(`${summaryLine(outcomes)}\n`);
+  await appendStepSummary(outcomes, `plait ${name}`);
+  if (outcomes.some((o) => o.error)) return 1;
+  if (name === 'plan' && values['exit-code'] === true && outcomes.some((o) => !o.plan?.inSync)) return 2;
+  return 0;
+}
+
+export const apply: Command = { name: 'apply', summary: 'reconcile specs', run: (a) => reconcileCommand('apply', a) };
+export const plan: Command = { name: 'plan', summary: 'show drift', run: (a) => reconcileCommand('plan', a) };
+
+async function openStore(values: Parsed['values']): Promise<Store> {
+  return Store.open(resolveStoreRoot({ store: str(values.store) }));
+}
+
+export const history: Command = {
+  name: 'history',
+  summary: 'pushed digests of a list',
+  async run(args) {
+    const { values, positionals } = parseFlags('history', args, { store: { type: 'string' }, output: { type: 'string', short: 'o' } });
+    if (positionals.length !== 1) throw new PlaitError(ErrorCodes.E_INVALID, 'history: exactly one list NAME is needed');
+    const store = await openStore(values);
+    const rec = await store.getRecord(positionals[0]!);
+    const entries = (await readHistory(store, rec.id)).reverse();
+    const format = outputFormat(values.output);
+    const docs = entries.map((h) => ({ digest: h.digest, pushedAt: h.pushedAt, destination: h.destination, tags: h.tags, mediaType: h.mediaType }));
+    if (format === 'json') process.stdout.write(JSON.stringify(docs, null, 2) + '\n');
+    else if (format === 'yaml') process.stdout.write((await import('yaml')).stringify(docs));
+    else process.stdout.write(table([['PUSHED', 'DIGEST', 'DESTINATION', 'TAGS'], ...docs.map((d) => [d.pushedAt, d.digest, d.destination, d.tags.join(',')])]));
+    return 0;
+  },
+};
+
+export const rollbackCommand: Command = {
+  name: 'rollback',
+  summary: 're-point tags at an earlier push',
+  async run(args) {
+    const { values, positionals } = parseFlags('rollback', args, { ...REGISTRY_FLAGS, store: { type: 'string' }, to: { type: 'string' } });
+    if (positionals.length !== 1) throw new PlaitError(ErrorCodes.E_INVALID, 'rollback: exactly one list NAME is needed');
+    const store = await openStore(values);
+    const name = positionals[0]!;
+    const rec = await store.getRecord(name);
+    const last = (await readHistory(store, rec.id)).at(-1);
+    if (!last) throw new PlaitError(ErrorCodes.E_NOT_FOUND, `${name}: nothing was pushed yet`);
+    try {
+      const target = await rollback(store, name, { destination: { image: last.destination, tags: last.tags }, transport: transportOptions(values) }, str(values.to));
+      process.stdout.write(`${name}: ${last.tags.join(', ')} → ${target.digest} (pushed ${target.pushedAt})\n`);
+    } finally {
+      await closeAllClients();
+    }
+    return 0;
+  },
+};
+
+/** For tests and scripts: read a file that may be `-`. */
+export async function readInput(path: string): Promise<string> {
+  return path === '-' ? readStdin() : readFile(path, 'utf8');
+}

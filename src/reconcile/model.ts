@@ -1,0 +1,42 @@
+import type { Platform } from '../oci/types.js';
+import type { TransportOptions } from '../transports/index.js';
+
+// What the reconciler works from: one ManifestList document, validated and with defaults applied, in plain terms.
+// The spec layer (spec/) turns YAML into this; the controller turns a custom resource into the same.
+
+export interface SourceSpec {
+  /** A transport-qualified image name: docker://… (the default) or oci:DIR[:REF]. */
+  image: string;
+  /** For a single image: override its platform. For a list: take that platform's instance. */
+  platform?: Platform;
+  /** For a list: the instances for these platforms (containers/image matching); omitted = all. */
+  platforms?: Platform[];
+  /** Entry (descriptor) annotations. */
+  annotations?: Record<string, string>;
+}
+
+export interface KeyRef { file?: string; env?: string; value?: string }
+
+export interface SignatureSpec {
+  removeSource: boolean;
+  sigstore: Array<{ privateKey: KeyRef; passphrase?: KeyRef }>;
+  gpg: Array<{ key: KeyRef; passphrase?: KeyRef; lookaside?: string }>;
+}
+
+export interface ReconcileSpec {
+  /** metadata.name: the stored list's name. */
+  name: string;
+  /** Where the document came from, for messages. */
+  origin: string;
+  destination: { image: string; tags: string[] };
+  format: 'oci' | 'docker';
+  sources: SourceSpec[];
+  platforms?: Platform[];
+  onConflict: 'replace' | 'error';
+  prune: boolean;
+  annotations?: Record<string, string>;
+  compression?: { variants: string[]; force: boolean; level?: number };
+  signatures?: SignatureSpec;
+  historyLimit: number;
+  transport: TransportOptions;
+}

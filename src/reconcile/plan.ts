@@ -1,0 +1,183 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import type { Digest } from '../oci/digest.js';
+import { digestOf } from '../oci/digest.js';
+import { formatPlatform } from '../oci/platform.js';
+import type { Descriptor } from '../oci/types.js';
+import { parseManifestList } from '../oci/manifest.js';
+import { openImage } from '../transports/index.js';
+import { List } from '../core/list/list.js';
+import type { Entry } from '../core/list/list.js';
+import type { Store } from '../core/store/index.js';
+import { computeDesired, entryKey } from './desired.js';
+import type { Desired, DesiredEntry } from './desired.js';
+import { readHistory } from './history.js';
+import type { HistoryEntry } from './history.js';
+import type { ReconcileSpec } from './model.js';
+
+// Plan = desired (from the sources) against the stored list (what plait last saved) and against what each
+// destination tag points at. The list is rebuilt through the core on a copy — upsert by platform, prune, entry and
+// index annotations — and the push is needed unless the stored history says this exact list, pushed this exact way,
+// is what every tag already names.
+
+export type ActionKind =
+  | 'create-list' | 'add-instance' | 'remove-instance' | 'replace-instance' | 'annotate-instance' | 'annotate-index'
+  | 'add-variant' | 'push-list' | 'move-tag' | 'sign';
+
+export interface Action {
+  kind: ActionKind;
+  /** A digest, platform or tag. */
+  target: string;
+  detail: string;
+}
+
+export interface TagState {
+  tag: string;
+  ref: string;
+  current?: Digest;
+}
+
+export interface Plan {
+  spec: ReconcileSpec;
+  listId?: string;
+  desired: Desired;
+  storedBytes?: Buffer;
+  newBytes: Buffer;
+  listChanged: boolean;
+  fingerprint: string;
+  /** What every tag should point at, when a past push with this fingerprint says so. */
+  expected?: HistoryEntry;
+  tags: TagState[];
+  actions: Action[];
+  inSync: boolean;
+}
+
+export function destinationRef(image: string, tag: string): string {
+  if (image.startsWith('oci:')) return `${image}:${tag}`;
+  return `${image.startsWith('docker://') ? '' : 'docker://'}${image}:${tag}`;
+}
+
+function toEntry(e: DesiredEntry): Entry {
+  return {
+    digest: e.digest, size: e.size, os: e.platform.os, architecture: e.platform.architecture,
+    osVersion: e.platform['os.version'] ?? '', osFeatures: [...(e.platform['os.features'] ?? [])], variant: e.platform.variant ?? '',
+    features: e.features, artifactType: e.artifactType, annotations: e.annotations, urls: e.urls,
+  };
+}
+
+/** Rebuild `list` toward the desired entries (in place), as apply does under the lock. */
+export function rebuild(list: List, desired: Desired, spec: ReconcileSpec): void {
+  const wanted = new Map(desired.entries.map((e) => [e.digest as string, e]));
+  const keys = new Set(desired.entries.map((e) => e.key));
+  for (const d of list.list.instances()) {
+    if (wanted.has(d)) continue;
+    const key = entryKey({
+      os: list.list.os(d), architecture: list.list.architecture(d), variant: list.list.variant(d),
+      'os.version': list.list.osVersion(d), 'os.features': list.list.osFeatures(d),
+    });
+    // Upsert by platform replaces whatever held the platform; prune removes what no source yields.
+    if (keys.has(key) || spec.prune) list.remove(d);
+  }
+  for (const e of desired.entries) list.addResolved(toEntry(e), e.facts, e.sourceName);
+  list.list.clearAnnotations(null);
+  if (spec.annotations && Object.keys(spec.annotations).length > 0) list.list.setAnnotations(null, spec.annotations);
+}
+
+async function fileHash(path: string | undefined): Promise<string> {
+  if (!path) return '';
+  try {
+    return createHash('sha256').update(await readFile(path)).digest('hex');
+  } catch {
+    return 'missing';
+  }
+}
+
+/** Everything that decides what a push writes, hashed. */
+export async function fingerprintOf(spec: ReconcileSpec, listBytes: Buffer): Promise<string> {
+  const sig = spec.signatures;
+  const keys = sig ? await Promise.all([...sig.sigstore.map((s) => fileHash(s.privateKey.file)), ...sig.gpg.map((g) => fileHash(g.key.file))]) : [];
+  return createHash('sha256').update(JSON.stringify({
+    list: digestOf(listBytes), format: spec.format, destination: spec.destination.image,
+    compression: spec.compression ?? null, removeSource: sig?.removeSource ?? false, keys,
+    lookaside: sig?.gpg.map((g) => g.lookaside ?? '') ?? [],
+  })).digest('hex');
+}
+
+function describe(d: Descriptor): string {
+  return d.platform ? formatPlatform(d.platform, { osVersion: true }) : 'no platform';
+}
+
+function diffActions(stored: Buffer | undefined, next: Buffer): Action[] {
+  const before = stored ? parseManifestList(stored).index : { schemaVersion: 2 as const, manifests: [] };
+  const after = parseManifestList(next).index;
+  const b = new Map((before.manifests ?? []).map((d) => [d.digest as string, d]));
+  const a = new Map((after.manifests ?? []).map((d) => [d.digest as string, d]));
+  const actions: Action[] = [];
+  const addedByPlatform = new Map<string, Descriptor>();
+  for (const [dg, d] of a) if (!b.has(dg)) addedByPlatform.set(describe(d), d);
+  for (const [dg, d] of b) {
+    if (a.has(dg)) continue;
+    const repl = addedByPlatform.get(describe(d));
+    if (repl) {
+      actions.push({ kind: 'replace-instance', target: describe(d), detail: `${dg} → ${repl.digest}` });
+      addedByPlatform.delete(describe(d));
+    } else {
+      actions.push({ kind: 'remove-instance', target: dg, detail: describe(d) });
+    }
+  }
+  for (const [p, d] of addedByPlatform) actions.push({ kind: 'add-instance', target: d.digest, detail: p });
+  for (const [dg, d] of a) {
+    const old = b.get(dg);
+    if (old && (JSON.stringify(old.annotations ?? {}) !== JSON.stringify(d.annotations ?? {}) || describe(old) !== describe(d))) {
+      actions.push({ kind: 'annotate-instance', target: dg, detail: describe(d) });
+    }
+  }
+  if (JSON.stringify(before.annotations ?? {}) !== JSON.stringify(after.annotations ?? {})) {
+    actions.push({ kind: 'annotate-index', target: 'index', detail: Object.keys(after.annotations ?? {}).join(', ') || 'cleared' });
+  }
+  return actions;
+}
+
+export async function plan(spec: ReconcileSpec, store: Store): Promise<Plan> {
+  const desired = await computeDesired(spec, store);
+  const listId = await store.resolve(spec.name);
+  let list: List;
+  let storedBytes: Buffer | undefined;
+  let history: HistoryEntry[] = [];
+  if (listId) {
+    ({ list } = await List.loadFromImage(store, listId));
+    storedBytes = await store.readItem(listId, 'manifest');
+    history = await readHistory(store, listId);
+  } else {
+    list = List.create();
+  }
+  rebuild(list, desired, spec);
+  const newBytes = list.serialize();
+  const listChanged = !storedBytes || !newBytes.equals(storedBytes);
+  const fingerprint = await fingerprintOf(spec, newBytes);
+  const expected = [...history].reverse().find((h) => h.fingerprint === fingerprint && h.destination === spec.destination.image);
+
+  const tags: TagState[] = await Promise.all(spec.destination.tags.map(async (tag) => {
+    const ref = destinationRef(spec.destination.image, tag);
+    const r = await openImage(ref, spec.transport).resolve();
+    return { tag, ref, ...(r && { current: r.digest }) };
+  }));
+
+  const actions: Action[] = [];
+  if (!listId) actions.push({ kind: 'create-list', target: spec.name, detail: 'in the store' });
+  actions.push(...diffActions(storedBytes, newBytes));
+  if (!expected) {
+    for (const v of spec.compression?.variants ?? []) actions.push({ kind: 'add-variant', target: v, detail: 'for every platform lacking it' });
+    actions.push({ kind: 'push-list', target: spec.destination.image, detail: `tags ${spec.destination.tags.join(', ')}` });
+    for (const s of spec.signatures?.sigstore ?? []) actions.push({ kind: 'sign', target: 'sigstore', detail: s.privateKey.file ?? 'key' });
+    for (const g of spec.signatures?.gpg ?? []) actions.push({ kind: 'sign', target: 'gpg', detail: g.key.file ?? 'key' });
+  } else {
+    for (const t of tags) {
+      if (t.current !== expected.digest) actions.push({ kind: 'move-tag', target: t.tag, detail: `${t.current ?? 'absent'} → ${expected.digest}` });
+    }
+  }
+  return {
+    spec, listId, desired, storedBytes, newBytes, listChanged, fingerprint, expected, tags, actions,
+    inSync: !listChanged && expected !== undefined && tags.every((t) => t.current === expected.digest),
+  };
+}
