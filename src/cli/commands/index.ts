@@ -9,3 +9,5 @@ registerCommand('apply', async () => (await import('./reconcile.js')).apply);
 registerCommand('plan', async () => (await import('./reconcile.js')).plan);
 registerCommand('history', async () => (await import('./reconcile.js')).history);
 registerCommand('rollback', async () => (await import('./reconcile.js')).rollbackCommand);
+registerCommand('watch', async () => (await import('./watch.js')).watch);
+registerCommand('import', async () => (await import('./import.js')).importCommand);
