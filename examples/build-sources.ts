@@ -1,7 +1,9 @@
 // Builds the example sources as local OCI layouts under examples/.build/ (deterministic: the same digests on every
 // machine), so that `plait apply examples/` runs with no registry at all. Run by `npm run example`.
-import { mkdir, rm } from 'node:fs/promises';
+import { access, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import * as openpgp from 'openpgp';
+import { generateCosignKeyPair } from '../src/core/sign/index.js';
 import { generateLayout } from '../test/lab/fixtures/generate.js';
 
 const root = join(import.meta.dirname, '.build');
@@ -25,3 +27,22 @@ await generateLayout({
   })),
 });
 console.log(`example sources in ${join(root, 'sources')}`);
+
+// Signing keys for examples/signed.yaml, made once (never committed): a cosign-format sigstore key and an OpenPGP key,
+// both protected by the passphrase in keys/passphrase.
+const keys = join(root, 'keys');
+await mkdir(keys, { recursive: true });
+const passphrase = 'example passphrase, not a secret';
+const have = async (f: string) => access(join(keys, f)).then(() => true, () => false);
+if (!(await have('cosign.key'))) {
+  const pair = await generateCosignKeyPair(passphrase);
+  await writeFile(join(keys, 'cosign.key'), pair.privatePem, { mode: 0o600 });
+  await writeFile(join(keys, 'cosign.pub'), pair.publicPem);
+}
+if (!(await have('release.sec.asc'))) {
+  const gpg = await openpgp.generateKey({ type: 'ecc', curve: 'ed25519Legacy', userIDs: [{ name: 'plait example', email: 'example@example.invalid' }], passphrase, format: 'armored' });
+  await writeFile(join(keys, 'release.sec.asc'), gpg.privateKey, { mode: 0o600 });
+  await writeFile(join(keys, 'release.pub.asc'), gpg.publicKey);
+}
+await writeFile(join(keys, 'passphrase'), `${passphrase}\n`, { mode: 0o600 });
+console.log(`example keys in ${keys}`);

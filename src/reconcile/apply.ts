@@ -12,6 +12,10 @@ import { appendHistory, readHistory } from './history.js';
 import type { HistoryEntry } from './history.js';
 import { destinationRef, fingerprintOf, rebuild } from './plan.js';
 import type { Plan } from './plan.js';
+import type { KeyRef } from './model.js';
+import { sigstoreSigner, gpgSigner } from '../core/sign/index.js';
+import type { Signer } from '../core/sign/index.js';
+import { readFile } from 'node:fs/promises';
 
 // Apply a plan through the core: under the list's lock the stored list is reloaded, rebuilt toward the desired
 // entries and saved (SaveToImage under the same ID); then, only if the destination is not already right, the list is
@@ -70,6 +74,10 @@ export async function applyPlan(p: Plan, store: Store, opts: ApplyOptions = {}):
 
     const [firstTag, ...moreTags] = spec.destination.tags;
     const dest = openImage(destinationRef(spec.destination.image, firstTag!), spec.transport);
+    const variants = spec.compression?.variants ?? [];
+    // force: the first variant becomes the regular instances' own compression (ForceCompressionFormat); the rest
+    // are added as clones.
+    const force = spec.compression?.force === true && variants.length > 0;
     const result = await push(store, list, dest, {
       selection: 'all',
       ...(spec.format === 'docker' ? { manifestType: 'v2s2' } : { listType: OCI_INDEX }),
@@ -77,6 +85,12 @@ export async function applyPlan(p: Plan, store: Store, opts: ApplyOptions = {}):
       transport: spec.transport,
       jobs: opts.jobs ?? 4,
       onProgress: opts.onProgress,
+      addCompression: force ? variants.slice(1) : variants,
+      ...(force && { forceCompressionFormat: true, compressionFormat: variants[0] }),
+      ...(spec.compression?.level !== undefined && { compressionLevel: spec.compression.level }),
+      cacheStore: store,
+      signers: await signersFor(spec),
+      ...(spec.signatures?.identity && { identities: spec.destination.tags.map((t) => `${spec.signatures!.identity!}:${t}`) }),
     });
     const entry: HistoryEntry = {
       digest: result.digest,
@@ -90,6 +104,38 @@ export async function applyPlan(p: Plan, store: Store, opts: ApplyOptions = {}):
     await appendHistory(store, id, entry, spec.historyLimit);
     return { name: spec.name, outcome: 'pushed', digest: result.digest, bytesCopied: result.bytesCopied, instances };
   }, { label: spec.name });
+}
+
+async function secret(ref: KeyRef | undefined, what: string): Promise<string> {
+  if (!ref) return '';
+  if (ref.env !== undefined) {
+    const v = process.env[ref.env];
+    if (v === undefined) throw new PlaitError(ErrorCodes.E_SIGN, `${what}: environment variable ${ref.env} is not set`);
+    return v;
+  }
+  if (ref.file !== undefined) {
+    try {
+      // The first line, as containers/image reads --sign-passphrase-file.
+      return (await readFile(ref.file, 'utf8')).split(/\r?\n/)[0] ?? '';
+    } catch (e) {
+      throw new PlaitError(ErrorCodes.E_SIGN, `${what}: cannot read ${ref.file}: ${(e as NodeJS.ErrnoException).code ?? ''}`);
+    }
+  }
+  return ref.value ?? '';
+}
+
+/** The spec's signers, with passphrases read now (and never printed). */
+export async function signersFor(spec: Plan['spec']): Promise<Signer[]> {
+  const out: Signer[] = [];
+  for (const [i, s] of (spec.signatures?.sigstore ?? []).entries()) {
+    if (!s.privateKey.file) throw new PlaitError(ErrorCodes.E_SIGN, `${spec.origin}: spec.signatures.sigstore[${i}].privateKey: the CLI needs a file`);
+    out.push(sigstoreSigner({ keyFile: s.privateKey.file, passphrase: await secret(s.passphrase, `${spec.origin}: spec.signatures.sigstore[${i}].passphrase`) }));
+  }
+  for (const [i, g] of (spec.signatures?.gpg ?? []).entries()) {
+    if (!g.key.file) throw new PlaitError(ErrorCodes.E_SIGN, `${spec.origin}: spec.signatures.gpg[${i}].key: the CLI needs a file`);
+    out.push(gpgSigner({ keyFile: g.key.file, passphrase: await secret(g.passphrase, `${spec.origin}: spec.signatures.gpg[${i}].passphrase`), ...(g.lookaside && { lookaside: g.lookaside }) }));
+  }
+  return out;
 }
 
 /** Re-point every destination tag at an earlier push that still exists there (default: the one before the last). */

@@ -34,6 +34,11 @@ function imageRef(baseDir: string, image: string): string {
   return isAbsolute(rest) ? image : `oci:${join(baseDir, rest)}`;
 }
 
+/** A lookaside that is a plain relative path is relative to the spec, like key files; URLs are left alone. */
+function lookasidePath(baseDir: string, l: string): string {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(l) || isAbsolute(l) ? l : join(baseDir, l);
+}
+
 export function toReconcileSpec(v: ValidSpec, transport: TransportOptions): ReconcileSpec {
   const s = v.doc.spec;
   const sig = s.signatures;
@@ -56,8 +61,9 @@ export function toReconcileSpec(v: ValidSpec, transport: TransportOptions): Reco
     ...(sig && {
       signatures: {
         removeSource: sig.removeSource,
+        ...(sig.identity && { identity: sig.identity }),
         sigstore: (sig.sigstore ?? []).map((x) => ({ privateKey: fileRef(v.baseDir, x.privateKey) ?? {}, ...(x.passphrase && { passphrase: fileRef(v.baseDir, x.passphrase) }) })),
-        gpg: (sig.gpg ?? []).map((x) => ({ key: fileRef(v.baseDir, x.key) ?? {}, ...(x.passphrase && { passphrase: fileRef(v.baseDir, x.passphrase) }), ...(x.lookaside && { lookaside: x.lookaside }) })),
+        gpg: (sig.gpg ?? []).map((x) => ({ key: fileRef(v.baseDir, x.key) ?? {}, ...(x.passphrase && { passphrase: fileRef(v.baseDir, x.passphrase) }), ...(x.lookaside && { lookaside: lookasidePath(v.baseDir, x.lookaside) }) })),
       },
     }),
     historyLimit: s.historyLimit,

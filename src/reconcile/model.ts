@@ -19,6 +19,8 @@ export interface KeyRef { file?: string; env?: string; value?: string }
 
 export interface SignatureSpec {
   removeSource: boolean;
+  /** The repository signatures name; default the destination's. */
+  identity?: string;
   sigstore: Array<{ privateKey: KeyRef; passphrase?: KeyRef }>;
   gpg: Array<{ key: KeyRef; passphrase?: KeyRef; lookaside?: string }>;
 }

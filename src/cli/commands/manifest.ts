@@ -1,4 +1,6 @@
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
+import { sigstoreSigner, gpgSigner } from '../../core/sign/index.js';
+import type { Signer } from '../../core/sign/index.js';
 import { PlaitError, ErrorCodes, isPlaitError } from '../../errors.js';
 import { digestOf } from '../../oci/digest.js';
 import { openImage, closeAllClients } from '../../transports/index.js';
@@ -22,6 +24,8 @@ Commands (podman/buildah compatible):
   remove LIST DIGEST
   inspect LIST|IMAGE [--raw]
   push LIST DEST [--all=true|false] [--format oci|v2s2] [--digestfile F] [--rm] [--remove-signatures] [--jobs N]
+       [--add-compression gzip|zstd]… [--force-compression --compression-format gzip|zstd] [--compression-level N]
+       [--sign-by-sigstore-private-key FILE]… [--sign-by-gpg-key FILE]… [--sign-passphrase-file FILE] [--lookaside DIR]
   rm LIST…
   exists LIST
   ls
@@ -64,6 +68,27 @@ function overrides(values: Parsed['values']): InstanceOverrides {
 
 function need(args: string[], n: number, usage: string): void {
   if (args.length < n) throw new PlaitError(ErrorCodes.E_INVALID, `manifest ${usage}`);
+}
+
+/** podman's signing flags: one passphrase file for all keys (the first line is the passphrase). */
+async function pushSigners(values: Parsed['values']): Promise<Signer[]> {
+  const sigstore = (values['sign-by-sigstore-private-key'] as string[] | undefined) ?? [];
+  const gpg = (values['sign-by-gpg-key'] as string[] | undefined) ?? [];
+  if (sigstore.length === 0 && gpg.length === 0) return [];
+  const file = str(values['sign-passphrase-file']);
+  let passphrase = process.env.PLAIT_PASSPHRASE ?? '';
+  if (file !== undefined) {
+    try {
+      passphrase = (await readFile(file, 'utf8')).split(/\r?\n/)[0] ?? '';
+    } catch (e) {
+      throw new PlaitError(ErrorCodes.E_INVALID, `--sign-passphrase-file ${file}: ${(e as NodeJS.ErrnoException).code ?? 'unreadable'}`);
+    }
+  }
+  const lookaside = str(values.lookaside);
+  return [
+    ...sigstore.map((keyFile) => sigstoreSigner({ keyFile, passphrase })),
+    ...gpg.map((keyFile) => gpgSigner({ keyFile, passphrase, ...(lookaside !== undefined && { lookaside }) })),
+  ];
 }
 
 const out = (s: string) => process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
@@ -147,6 +172,14 @@ const subcommands: Record<string, (args: string[]) => Promise<number>> = {
       'remove-signatures': { type: 'boolean' },
       jobs: { type: 'string' },
       quiet: { type: 'boolean', short: 'q' },
+      'add-compression': { type: 'string', multiple: true },
+      'force-compression': { type: 'boolean' },
+      'compression-format': { type: 'string' },
+      'compression-level': { type: 'string' },
+      'sign-by-sigstore-private-key': { type: 'string', multiple: true },
+      'sign-by-gpg-key': { type: 'string', multiple: true },
+      'sign-passphrase-file': { type: 'string' },
+      lookaside: { type: 'string' },
     });
     need(positionals, 1, 'push LIST [DEST]');
     const store = await openStore(values);
@@ -155,6 +188,9 @@ const subcommands: Record<string, (args: string[]) => Promise<number>> = {
     const jobs = values.jobs === undefined ? 4 : Number(values.jobs);
     if (!Number.isInteger(jobs) || jobs < 1) throw new PlaitError(ErrorCodes.E_INVALID, `--jobs must be a positive integer, not ${String(values.jobs)}`);
     const transport = transportOptions(values);
+    const level = values['compression-level'] === undefined ? undefined : Number(values['compression-level']);
+    if (level !== undefined && !Number.isInteger(level)) throw new PlaitError(ErrorCodes.E_INVALID, '--compression-level must be an integer');
+    const signers = await pushSigners(values);
     const { id, list } = await List.loadFromImage(store, listName);
     try {
       const dest = openImage(destName, transport);
@@ -164,6 +200,13 @@ const subcommands: Record<string, (args: string[]) => Promise<number>> = {
         manifestType: str(values.format) ?? '',
         transport,
         jobs,
+        addCompression: (values['add-compression'] as string[] | undefined) ?? [],
+        forceCompressionFormat: values['force-compression'] === true,
+        ...(str(values['compression-format']) && { compressionFormat: str(values['compression-format']) }),
+        ...(level !== undefined && { compressionLevel: level }),
+        cacheStore: store,
+        signers,
+        removeSignatures: values['remove-signatures'] === true,
       });
       if (typeof values.digestfile === 'string') await writeFile(values.digestfile, r.digest);
       if (!values.quiet) process.stderr.write(`Writing manifest list to ${dest.name}: ${r.digest}\n`);

@@ -16,6 +16,9 @@ import { Copier, sharedCopyState } from '../copy/copy.js';
 import type { CopyProgress, SharedCopyState } from '../copy/copy.js';
 import { convertList, dockerToOci, ociToDocker } from '../copy/convert.js';
 import type { Store } from '../store/index.js';
+import { makeListVariants, makeVariant, variantAlgorithm, compressionOfMediaType } from '../compression/index.js';
+import type { Signer } from '../sign/index.js';
+import { ANNOTATION_ZSTD_INSTANCE } from '../../oci/mediatype.js';
 import type { List } from './list.js';
 import { MANIFEST_ITEM } from './list.js';
 
@@ -43,6 +46,20 @@ export interface PushOptions {
   /** Platform for selection "system" (default: this host). */
   platform?: { os?: string; arch?: string; variant?: string };
   onProgress?: (p: CopyProgress) => void;
+  /** AddCompression: algorithms every platform must also have (gzip, zstd); clones are added to the list. */
+  addCompression?: string[];
+  /** ForceCompressionFormat: recompress regular instances to `compressionFormat` too. */
+  forceCompressionFormat?: boolean;
+  compressionFormat?: string;
+  compressionLevel?: number;
+  /** Where variant digests are remembered so that later pushes reproduce them (§5.8). */
+  cacheStore?: Store;
+  /** Signers for every manifest written: each instance, each clone, and the list. */
+  signers?: Signer[];
+  /** Identities (host/repo:tag) to sign under; default one per destination tag. */
+  identities?: string[];
+  /** RemoveSignatures: plait never carries source signatures, so this is what it always does. */
+  removeSignatures?: boolean;
 }
 
 export interface PushedInstance {
@@ -87,9 +104,19 @@ export function forcedTypes(manifestType: string | undefined): { instance: strin
 
 /** Copy one instance (converting it when `instanceType` asks), returning what was written. */
 async function pushInstance(src: ImageSource, dest: ImageDestination, digest: Digest, instanceType: string | undefined,
-  shared: SharedCopyState, onProgress: PushOptions['onProgress']): Promise<{ written: ManifestBlob; copied: number }> {
+  shared: SharedCopyState, opts: PushOptions): Promise<{ written: ManifestBlob; copied: number; zstd: boolean }> {
   const m = await src.getManifest(digest);
-  const copier = new Copier(src, dest, { shared, onProgress });
+  const copier = new Copier(src, dest, { shared, onProgress: opts.onProgress });
+  const force = opts.forceCompressionFormat ? forcedAlgorithm(opts) : undefined;
+  if (force) {
+    const parsed = parseManifest(m.bytes, m.mediaType);
+    const all = parsed.kind === 'image' && parsed.manifest.layers.every((l) => compressionOfMediaType(l.mediaType) === force);
+    if (!all) {
+      // ForceCompressionFormat: the regular instance itself is rewritten in the algorithm (its digest changes).
+      const v = await makeVariant({ src, dest, instanceManifest: m, algorithm: force, ...(opts.compressionLevel !== undefined && { level: opts.compressionLevel }), ...(opts.cacheStore && { store: opts.cacheStore }) });
+      return { written: { bytes: v.bytes, mediaType: v.mediaType, digest: v.digest }, copied: 0, zstd: force === 'zstd' };
+    }
+  }
   let written: ManifestBlob = m;
   if (instanceType && instanceType !== m.mediaType) {
     const parsed = parseManifest(m.bytes, m.mediaType);
@@ -108,18 +135,43 @@ async function pushInstance(src: ImageSource, dest: ImageDestination, digest: Di
     }
   }
   await copier.copyImageManifest(written);
-  return { written, copied: copier.bytesCopied };
+  return { written, copied: copier.bytesCopied, zstd: force === 'zstd' };
+}
+
+function forcedAlgorithm(opts: PushOptions): 'gzip' | 'zstd' {
+  if (!opts.compressionFormat) {
+    throw new PlaitError(ErrorCodes.E_INVALID, 'cannot use ForceCompressionFormat with undefined default compression format');
+  }
+  return variantAlgorithm(opts.compressionFormat);
 }
 
 /** The list's entries with converted instances updated (digest, size, media type), as containers/image edits them. */
-function applyEdits(index: ImageIndex, pushed: Map<string, PushedInstance>): ImageIndex {
+function applyEdits(index: ImageIndex, pushed: Map<string, PushedInstance & { zstd?: boolean }>): ImageIndex {
   return {
     ...index,
     manifests: index.manifests && index.manifests.map((d) => {
       const p = pushed.get(d.digest);
-      return p && p.digest !== d.digest ? { ...d, digest: p.digest, size: p.size, mediaType: p.mediaType } : d;
+      if (!p || p.digest === d.digest) return d;
+      // An instance whose layers became zstd is marked, as containers/image does; the mark is never removed.
+      const annotations = p.zstd ? { ...d.annotations, [ANNOTATION_ZSTD_INSTANCE]: 'true' } : d.annotations;
+      return { ...d, digest: p.digest, size: p.size, mediaType: p.mediaType, ...(annotations && { annotations }) };
     }),
   };
+}
+
+/** The identity a signature names: the destination repository with one of its tags. */
+function identitiesFor(dest: ImageDestination, tags: string[]): string[] {
+  const name = dest.name.replace(/^docker:\/\//, '');
+  const repo = dest.tag !== undefined ? name.slice(0, name.length - dest.tag.length - 1) : name.replace(/@.*$/, '');
+  return (tags.length > 0 ? tags : ['latest']).map((t) => `${repo}:${t}`);
+}
+
+async function signAll(signers: Signer[], dest: ImageDestination, digests: Digest[], identities: string[]): Promise<void> {
+  for (const signer of signers) {
+    for (const d of digests) {
+      for (const id of identities) await signer.sign(dest as ImageDestination & ImageSource, d, id);
+    }
+  }
 }
 
 export async function push(store: Store, list: List, dest: ImageDestination, opts: PushOptions = {}): Promise<PushResult> {
@@ -132,6 +184,21 @@ export async function push(store: Store, list: List, dest: ImageDestination, opt
   const transport = opts.transport ?? {};
   const shared = sharedCopyState(opts.jobs ?? 4);
   const tags = opts.tags ?? (dest.tag !== undefined ? [dest.tag] : []);
+  const addCompression = opts.addCompression ?? [];
+  if (addCompression.length > 0) {
+    // AddCompression only makes sense (and is only implemented upstream) for a whole list written as an OCI index.
+    if (selection === 'system') throw new PlaitError(ErrorCodes.E_UNSUPPORTED, 'adding compression variants is not implemented when not creating a multi-architecture image');
+    if (selection === 'specific') throw new PlaitError(ErrorCodes.E_UNSUPPORTED, 'adding compression variants is not implemented for a push of specific instances');
+    if ((forced?.list ?? opts.listType ?? storedType) === DOCKER_LIST) {
+      throw new PlaitError(ErrorCodes.E_UNSUPPORTED, 'compression variants need an OCI index: a Docker manifest list cannot mark them (use --format oci)');
+    }
+    for (const a of addCompression) variantAlgorithm(a);
+  }
+  if (opts.forceCompressionFormat) forcedAlgorithm(opts);
+  const signers = opts.signers ?? [];
+  const identities = opts.identities ?? identitiesFor(dest, tags);
+  // Keys are decrypted and signature storage checked before anything is pushed.
+  for (const s of signers) await s.prepare(identities);
   const sourceFor = (d: Digest): ImageSource => {
     const name = refs.get(d);
     if (!name) throw new PlaitError(ErrorCodes.E_NOT_FOUND, `instance ${d} of list ${list.id} has no recorded source`);
@@ -142,8 +209,9 @@ export async function push(store: Store, list: List, dest: ImageDestination, opt
     const { choice, opts: wantOpts } = opts.platform ? platformChoice(opts.platform) : hostPlatform();
     const chosen = chooseInstance(storedType, index, choice, wantOpts);
     const src = sourceFor(chosen.digest);
-    const { written, copied } = await pushInstance(src, dest, chosen.digest, forced?.instance, shared, opts.onProgress);
+    const { written, copied } = await pushInstance(src, dest, chosen.digest, forced?.instance, shared, opts);
     for (const t of tags) await dest.putManifest(written.bytes, written.mediaType, t);
+    await signAll(signers, dest, [written.digest], identities);
     return {
       digest: written.digest, mediaType: written.mediaType, bytes: written.bytes, bytesCopied: copied,
       instances: [{ source: chosen.digest, digest: written.digest, mediaType: written.mediaType, size: written.bytes.length }],
@@ -151,14 +219,14 @@ export async function push(store: Store, list: List, dest: ImageDestination, opt
   }
 
   const entries = (index.manifests ?? []).filter((d) => selection === 'all' || refs.has(d.digest));
-  const pushed = new Map<string, PushedInstance>();
+  const pushed = new Map<string, PushedInstance & { zstd?: boolean }>();
   let bytesCopied = 0;
   let failure: unknown;
   await Promise.all(entries.map(async (d) => {
     try {
-      const { written, copied } = await pushInstance(sourceFor(d.digest), dest, d.digest, forced?.instance, shared, opts.onProgress);
+      const { written, copied, zstd } = await pushInstance(sourceFor(d.digest), dest, d.digest, forced?.instance, shared, opts);
       bytesCopied += copied;
-      pushed.set(d.digest, { source: d.digest, digest: written.digest, mediaType: written.mediaType, size: written.bytes.length });
+      pushed.set(d.digest, { source: d.digest, digest: written.digest, mediaType: written.mediaType, size: written.bytes.length, zstd });
     } catch (e) {
       failure ??= e;
     }
@@ -170,10 +238,22 @@ export async function push(store: Store, list: List, dest: ImageDestination, opt
   const edited = convertList(applyEdits(index, pushed), storedType, listType, runtime);
   // Unchanged in substance → the stored bytes themselves, so the digest never depends on our serializer.
   const original = convertList(index, storedType, storedType, runtime);
-  const bytes = listType === storedType && edited.equals(original) ? stored : edited;
+  let bytes = listType === storedType && edited.equals(original) ? stored : edited;
+  const written: Digest[] = [...pushed.values()].map((p) => p.digest);
+  if (addCompression.length > 0) {
+    // Every instance is at the destination now, so the clones are made from there (one registry, no cross-host reads).
+    const variants = await makeListVariants({
+      src: dest as ImageDestination & ImageSource, dest, list: { bytes, mediaType: listType, digest: digestOf(bytes) }, algorithms: addCompression,
+      ...(opts.compressionLevel !== undefined && { level: opts.compressionLevel }),
+      ...(opts.cacheStore && { store: opts.cacheStore }), jobs: opts.jobs ?? 4,
+    });
+    bytes = variants.bytes;
+    written.push(...variants.clones.map((c) => c.manifest.digest));
+  }
   const digest = digestOf(bytes);
   if (tags.length === 0) await dest.putManifest(bytes, listType);
   for (const t of tags) await dest.putManifest(bytes, listType, t);
+  await signAll(signers, dest, [...written, digest], identities);
   return {
     digest, mediaType: listType, bytes, bytesCopied,
     instances: entries.map((d) => pushed.get(d.digest)!),

@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import type { PrivateKey } from 'openpgp';
 import { ErrorCodes, PlaitError } from '../../errors.js';
 import { parseDigest } from '../../oci/digest.js';
+import { parseReference } from '../../oci/reference.js';
 import { VERSION } from '../../version.js';
 import { readCosignPrivateKey } from './cosign-key.js';
 import { checkLookasideWritable, lookasideBaseDir, readGpgPrivateKey, signToLookaside } from './gpg.js';
@@ -53,6 +54,12 @@ export interface GpgSignerOptions {
   lookaside?: string;
   /** registries.d directory to read when `lookaside` is not given (default: the user's, else /etc's). */
   registriesDir?: string;
+}
+
+/** host/path:tag → path (the lookaside layout leaves the registry host out). */
+function repositoryOf(identity: string): string {
+  const ref = parseReference(identity);
+  return ref.path;
 }
 
 /** optional.creator of the payloads plait signs; GPG payloads keep the `atomic ` prefix every producer uses there. */
@@ -134,15 +141,14 @@ export function gpgSigner(opts: GpgSignerOptions): Signer {
     },
     async sign(img, digest, identity) {
       await load();
-      if (img.location.transport !== 'docker') {
-        throw new PlaitError(ErrorCodes.E_UNSUPPORTED, `${img.name}: GPG signatures can only be stored for registry images (lookaside), not in an OCI layout`);
-      }
       const id = signingIdentity(identity);
       const d = parseDigest(digest);
       const base = await checkBase(id);
-      // The lookaside path uses the repository the manifest was written to, as containers/image does.
-      const outcome = await signToLookaside(key!, base, img.location.repository, d, id, { creator: GPG_CREATOR });
-      return { kind: 'gpg', digest: d, identity: id, outcome, location: `${base} ${img.location.repository}@${d.replace(':', '=')}` };
+      // The lookaside path uses the repository the manifest was written to, as containers/image does; an OCI layout
+      // has no repository, so there it is the identity's — where a reader will look once the layout is served.
+      const repo = img.location.transport === 'docker' ? img.location.repository : repositoryOf(id);
+      const outcome = await signToLookaside(key!, base, repo, d, id, { creator: GPG_CREATOR });
+      return { kind: 'gpg', digest: d, identity: id, outcome, location: `${base} ${repo}@${d.replace(':', '=')}` };
     },
   };
 }

@@ -90,6 +90,8 @@ export interface GpgSigner {
 
 export interface Signatures {
   removeSource?: boolean;
+  /** The repository signatures name (host/path); defaults to the destination. */
+  identity?: string;
   sigstore?: SigstoreSigner[];
   gpg?: GpgSigner[];
 }

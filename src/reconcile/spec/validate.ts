@@ -526,6 +526,22 @@ class Checker {
   }
 
   signatures(): void {
+    const idPath = ['spec', 'signatures', 'identity'];
+    const identity = this.str(idPath);
+    if (identity !== undefined && !this.flagged(idPath)) {
+      try {
+        const ref = parseReference(identity);
+        if (ref.tag !== undefined || ref.digest !== undefined) this.report(idPath, 'must name a repository without tag or digest (each destination tag is added)');
+      } catch (e) {
+        if (!isPlaitError(e)) throw e;
+        this.report(idPath, e.message);
+      }
+    }
+    const signers = [get(this.doc, ['spec', 'signatures', 'sigstore']), get(this.doc, ['spec', 'signatures', 'gpg'])].some((a) => Array.isArray(a) && a.length > 0);
+    const dest = this.str(['spec', 'destination', 'image']);
+    if (signers && identity === undefined && dest?.startsWith('oci:') && !this.flagged(['spec', 'signatures'])) {
+      this.report(['spec', 'signatures'], 'signing into an oci: destination needs identity: the repository the image will be served from');
+    }
     const sigstore = get(this.doc, ['spec', 'signatures', 'sigstore']);
     if (Array.isArray(sigstore)) {
       sigstore.forEach((_, i) => {

@@ -1,0 +1,152 @@
+import { pipeline } from 'node:stream';
+import type { Readable } from 'node:stream';
+import { ErrorCodes, PlaitError } from '../../errors.js';
+import { DigestingHasher } from '../../oci/digest.js';
+import type { Digest } from '../../oci/digest.js';
+import type { Descriptor } from '../../oci/types.js';
+import type { BlobDescriptor, BlobLocation, ImageDestination, ImageSource } from '../../transports/types.js';
+import { compressionOfMediaType, detectCompression, MAGIC_BYTES, ociLayerMediaTypeFor } from './detect.js';
+import type { Algorithm } from './detect.js';
+import { compressor, decompressor, HashingTap, peek } from './streams.js';
+
+// One layer into another compression, as a stream from source to destination: source blob (verified by the source
+// transport as it flows) → decompress (by what the first bytes say) → hash the tar (the diffID) → compress → upload
+// with the digest computed on the way. No temporary file and no whole-blob buffer: a registry takes the upload as a
+// chunked PATCH, an OCI layout writes its own temp file and renames it once the digest is known.
+
+export interface RecompressResult {
+  digest: Digest;
+  size: number;
+  /** The OCI layer media type of the result (…tar+zstd, …tar+gzip, nondistributable flavour kept). */
+  mediaType: string;
+  /** sha256 of the uncompressed layer; set whenever the bytes were decompressed (not for a layer kept as it is). */
+  diffId?: Digest;
+  /** False when the layer already was in the target compression and was only made present at the destination. */
+  recompressed: boolean;
+}
+
+export interface RecompressOptions {
+  /** zstd worker threads (see streams.defaultZstdWorkers). */
+  workers?: number;
+  /** Aborting stops the transfer; the upload then fails and nothing is committed. */
+  signal?: AbortSignal;
+}
+
+function sameLocation(a: BlobLocation, b: BlobLocation): boolean {
+  return a.transport === b.transport && a.host === b.host && a.repository === b.repository;
+}
+
+/**
+ * Make a blob present at `dest` moving as few bytes as possible: already there → nothing; else a mount from each
+ * of `from` (default: the source's own location) in turn; else a verified stream from `src`. Returns how.
+ */
+export async function ensureBlobPresent(
+  src: ImageSource,
+  dest: ImageDestination,
+  desc: BlobDescriptor,
+  from: readonly BlobLocation[] = [src.location],
+  signal?: AbortSignal,
+): Promise<'present' | 'mounted' | 'copied'> {
+  signal?.throwIfAborted();
+  if (await dest.hasBlob(desc)) return 'present';
+  for (const loc of from) {
+    if (sameLocation(loc, dest.location)) continue;
+    if (await dest.mountBlob(desc, loc)) return 'mounted';
+  }
+  signal?.throwIfAborted();
+  const stream = await src.getBlob(desc);
+  await withAbort(stream, signal, () => dest.putBlob(stream, desc));
+  return 'copied';
+}
+
+// Run `fn` (which consumes `stream`) so that an abort destroys the stream; the consumer then fails.
+async function withAbort<T>(stream: Readable, signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
+  if (signal === undefined) return fn();
+  const stop = () => {
+    stream.on('error', () => undefined);
+    stream.destroy(new PlaitError(ErrorCodes.E_INTERNAL, 'stopped: another transfer of this operation failed'));
+  };
+  if (signal.aborted) stop();
+  signal.addEventListener('abort', stop, { once: true });
+  try {
+    return await fn();
+  } finally {
+    signal.removeEventListener('abort', stop);
+  }
+}
+
+/**
+ * Recompress one layer of `src` to `target` at `level` and store the result at `dest`. A layer whose media type
+ * already announces `target` is not read at all: it is made present (present / mounted / copied) and returned as it
+ * is. A layer whose bytes turn out to be in `target` already (a mislabelled type) is likewise kept.
+ */
+export async function recompressBlob(
+  src: ImageSource,
+  dest: ImageDestination,
+  layer: Descriptor,
+  target: Algorithm,
+  level?: number,
+  opts: RecompressOptions = {},
+): Promise<RecompressResult> {
+  // Fails (E_UNSUPPORTED) on a type that is not a layer before any byte moves.
+  const mediaType = ociLayerMediaTypeFor(layer.mediaType, target);
+  const desc: BlobDescriptor = { digest: layer.digest, size: layer.size };
+  if (compressionOfMediaType(layer.mediaType) === target) {
+    await ensureBlobPresent(src, dest, desc, [src.location], opts.signal);
+    return { digest: layer.digest, size: layer.size, mediaType, recompressed: false };
+  }
+  // Build the compressor first: an invalid level must fail before a connection is opened.
+  const out = compressor(target, { ...(level !== undefined && { level }), ...(opts.workers !== undefined && { workers: opts.workers }) });
+  opts.signal?.throwIfAborted();
+
+  const raw = await src.getBlob(desc);
+  let peeked: { head: Buffer; stream: Readable };
+  try {
+    peeked = await peek(raw, MAGIC_BYTES);
+  } catch (e) {
+    raw.destroy();
+    out.destroy();
+    throw e;
+  }
+  const detected = detectCompression(peeked.head);
+  if (detected === target) {
+    out.destroy();
+    if (await dest.hasBlob(desc)) {
+      peeked.stream.destroy();
+    } else {
+      await withAbort(peeked.stream, opts.signal, () => dest.putBlob(peeked.stream, desc));
+    }
+    return { digest: layer.digest, size: layer.size, mediaType, recompressed: false };
+  }
+
+  const diff = new DigestingHasher('sha256');
+  // The pipeline's first error is the one to report: a digest mismatch at the source, a corrupt gzip stream. It
+  // destroys every stage, `out` included, which fails the upload; the upload's own error then only says "aborted".
+  let chainError: Error | undefined;
+  const chainDone = new Promise<void>((resolve) => {
+    pipeline(peeked.stream, decompressor(detected), new HashingTap(diff), out, (err) => {
+      if (err) chainError ??= err;
+      resolve();
+    });
+  });
+  let put;
+  try {
+    put = await withAbort(peeked.stream, opts.signal, () => dest.putBlob(out, { size: -1 }));
+  } catch (e) {
+    // The destination gave up (HTTP error, disk full): stop reading the source too.
+    if (!out.destroyed) out.destroy(e instanceof Error ? e : undefined);
+    await chainDone;
+    throw chainError !== undefined && !isPrematureClose(chainError) ? chainError : toError(e);
+  }
+  await chainDone;
+  if (chainError !== undefined) throw chainError;
+  return { digest: put.digest, size: put.size, mediaType, diffId: diff.digest(), recompressed: true };
+}
+
+function isPrematureClose(e: Error): boolean {
+  return (e as { code?: unknown }).code === 'ERR_STREAM_PREMATURE_CLOSE';
+}
+
+function toError(e: unknown): Error {
+  return e instanceof Error ? e : new Error(String(e));
+}
