@@ -12,10 +12,8 @@ import { appendHistory, readHistory } from './history.js';
 import type { HistoryEntry } from './history.js';
 import { destinationRef, fingerprintOf, rebuild } from './plan.js';
 import type { Plan } from './plan.js';
-import type { KeyRef } from './model.js';
-import { sigstoreSigner, gpgSigner } from '../core/sign/index.js';
+import { sigstoreSigner, gpgSigner, passphraseFrom } from '../core/sign/index.js';
 import type { Signer } from '../core/sign/index.js';
-import { readFile } from 'node:fs/promises';
 
 // Apply a plan through the core: under the list's lock the stored list is reloaded, rebuilt toward the desired
 // entries and saved (SaveToImage under the same ID); then, only if the destination is not already right, the list is
@@ -106,34 +104,16 @@ export async function applyPlan(p: Plan, store: Store, opts: ApplyOptions = {}):
   }, { label: spec.name });
 }
 
-async function secret(ref: KeyRef | undefined, what: string): Promise<string> {
-  if (!ref) return '';
-  if (ref.env !== undefined) {
-    const v = process.env[ref.env];
-    if (v === undefined) throw new PlaitError(ErrorCodes.E_SIGN, `${what}: environment variable ${ref.env} is not set`);
-    return v;
-  }
-  if (ref.file !== undefined) {
-    try {
-      // The first line, as containers/image reads --sign-passphrase-file.
-      return (await readFile(ref.file, 'utf8')).split(/\r?\n/)[0] ?? '';
-    } catch (e) {
-      throw new PlaitError(ErrorCodes.E_SIGN, `${what}: cannot read ${ref.file}: ${(e as NodeJS.ErrnoException).code ?? ''}`);
-    }
-  }
-  return ref.value ?? '';
-}
-
 /** The spec's signers, with passphrases read now (and never printed). */
 export async function signersFor(spec: Plan['spec']): Promise<Signer[]> {
   const out: Signer[] = [];
   for (const [i, s] of (spec.signatures?.sigstore ?? []).entries()) {
     if (!s.privateKey.file) throw new PlaitError(ErrorCodes.E_SIGN, `${spec.origin}: spec.signatures.sigstore[${i}].privateKey: the CLI needs a file`);
-    out.push(sigstoreSigner({ keyFile: s.privateKey.file, passphrase: await secret(s.passphrase, `${spec.origin}: spec.signatures.sigstore[${i}].passphrase`) }));
+    out.push(sigstoreSigner({ keyFile: s.privateKey.file, passphrase: await passphraseFrom(s.passphrase, `${spec.origin}: spec.signatures.sigstore[${i}].passphrase`) }));
   }
   for (const [i, g] of (spec.signatures?.gpg ?? []).entries()) {
     if (!g.key.file) throw new PlaitError(ErrorCodes.E_SIGN, `${spec.origin}: spec.signatures.gpg[${i}].key: the CLI needs a file`);
-    out.push(gpgSigner({ keyFile: g.key.file, passphrase: await secret(g.passphrase, `${spec.origin}: spec.signatures.gpg[${i}].passphrase`), ...(g.lookaside && { lookaside: g.lookaside }) }));
+    out.push(gpgSigner({ keyFile: g.key.file, passphrase: await passphraseFrom(g.passphrase, `${spec.origin}: spec.signatures.gpg[${i}].passphrase`), ...(g.lookaside && { lookaside: g.lookaside }) }));
   }
   return out;
 }

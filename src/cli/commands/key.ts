@@ -1,6 +1,7 @@
-import { open, readFile, lstat, unlink } from 'node:fs/promises';
+import { open, lstat, unlink } from 'node:fs/promises';
 import { PlaitError, ErrorCodes } from '../../errors.js';
 import { generateCosignKeyPair } from '../../core/sign/cosign-key.js';
+import { readPassphraseFile } from '../../core/sign/passphrase.js';
 import { parseFlags, str } from '../flags.js';
 import type { Command } from '../run.js';
 
@@ -84,17 +85,7 @@ async function writeNew(path: string, data: string, mode: number): Promise<void>
 }
 
 async function readPassphrase(file: string | undefined): Promise<string> {
-  if (file !== undefined) {
-    let text: string;
-    try {
-      text = await readFile(file, 'utf8');
-    } catch (e) {
-      throw new PlaitError(ErrorCodes.E_INVALID, `key generate: cannot read passphrase file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-    }
-    // The first line, as skopeo's --sign-passphrase-file reads it: a trailing newline is not part of the passphrase.
-    const nl = text.indexOf('\n');
-    return nl < 0 ? text : text.slice(0, nl);
-  }
+  if (file !== undefined) return readPassphraseFile(file, 'key generate');
   const env = process.env.PLAIT_PASSPHRASE;
   if (env !== undefined) return env;
   if (process.stdin.isTTY && process.stderr.isTTY) {

@@ -1,5 +1,5 @@
-import { readFile, writeFile } from 'node:fs/promises';
-import { sigstoreSigner, gpgSigner } from '../../core/sign/index.js';
+import { writeFile } from 'node:fs/promises';
+import { sigstoreSigner, gpgSigner, readPassphraseFile } from '../../core/sign/index.js';
 import type { Signer } from '../../core/sign/index.js';
 import { PlaitError, ErrorCodes, isPlaitError } from '../../errors.js';
 import { digestOf } from '../../oci/digest.js';
@@ -76,14 +76,7 @@ async function pushSigners(values: Parsed['values']): Promise<Signer[]> {
   const gpg = (values['sign-by-gpg-key'] as string[] | undefined) ?? [];
   if (sigstore.length === 0 && gpg.length === 0) return [];
   const file = str(values['sign-passphrase-file']);
-  let passphrase = process.env.PLAIT_PASSPHRASE ?? '';
-  if (file !== undefined) {
-    try {
-      passphrase = (await readFile(file, 'utf8')).split(/\r?\n/)[0] ?? '';
-    } catch (e) {
-      throw new PlaitError(ErrorCodes.E_INVALID, `--sign-passphrase-file ${file}: ${(e as NodeJS.ErrnoException).code ?? 'unreadable'}`);
-    }
-  }
+  const passphrase = file !== undefined ? await readPassphraseFile(file, '--sign-passphrase-file') : process.env.PLAIT_PASSPHRASE ?? '';
   const lookaside = str(values.lookaside);
   return [
     ...sigstore.map((keyFile) => sigstoreSigner({ keyFile, passphrase })),

@@ -26,3 +26,4 @@ export {
 export type { NamespaceConfig, RegistriesD, SignatureStorage } from './registries-d.js';
 export { sigstoreSigner, gpgSigner } from './signers.js';
 export type { Signer, SignResult, SigstoreSignerOptions, GpgSignerOptions } from './signers.js';
+export * from './passphrase.js';
