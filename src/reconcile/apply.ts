@@ -12,7 +12,6 @@ import { appendHistory, readHistory } from './history.js';
 import type { HistoryEntry } from './history.js';
 import { destinationRef, fingerprintOf, rebuild } from './plan.js';
 import type { Plan } from './plan.js';
-import { sigstoreSigner, gpgSigner, passphraseFrom } from '../core/sign/index.js';
 import type { Signer } from '../core/sign/index.js';
 
 // Apply a plan through the core: under the list's lock the stored list is reloaded, rebuilt toward the desired
@@ -107,6 +106,8 @@ export async function applyPlan(p: Plan, store: Store, opts: ApplyOptions = {}):
 /** The spec's signers, with passphrases read now (and never printed). */
 export async function signersFor(spec: Plan['spec']): Promise<Signer[]> {
   const out: Signer[] = [];
+  if (!spec.signatures || (spec.signatures.sigstore.length === 0 && spec.signatures.gpg.length === 0)) return out;
+  const { sigstoreSigner, gpgSigner, passphraseFrom } = await import('../core/sign/index.js');
   for (const [i, s] of (spec.signatures?.sigstore ?? []).entries()) {
     if (!s.privateKey.file) throw new PlaitError(ErrorCodes.E_SIGN, `${spec.origin}: spec.signatures.sigstore[${i}].privateKey: the CLI needs a file`);
     out.push(sigstoreSigner({ keyFile: s.privateKey.file, passphrase: await passphraseFrom(s.passphrase, `${spec.origin}: spec.signatures.sigstore[${i}].passphrase`) }));

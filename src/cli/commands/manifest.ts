@@ -1,5 +1,4 @@
 import { writeFile } from 'node:fs/promises';
-import { sigstoreSigner, gpgSigner, readPassphraseFile } from '../../core/sign/index.js';
 import type { Signer } from '../../core/sign/index.js';
 import { PlaitError, ErrorCodes, isPlaitError } from '../../errors.js';
 import { digestOf } from '../../oci/digest.js';
@@ -75,6 +74,8 @@ async function pushSigners(values: Parsed['values']): Promise<Signer[]> {
   const sigstore = (values['sign-by-sigstore-private-key'] as string[] | undefined) ?? [];
   const gpg = (values['sign-by-gpg-key'] as string[] | undefined) ?? [];
   if (sigstore.length === 0 && gpg.length === 0) return [];
+  // openpgp and the key code load only when something is to be signed.
+  const { sigstoreSigner, gpgSigner, readPassphraseFile } = await import('../../core/sign/index.js');
   const file = str(values['sign-passphrase-file']);
   const passphrase = file !== undefined ? await readPassphraseFile(file, '--sign-passphrase-file') : process.env.PLAIT_PASSPHRASE ?? '';
   const lookaside = str(values.lookaside);

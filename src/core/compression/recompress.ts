@@ -7,7 +7,7 @@ import type { Descriptor } from '../../oci/types.js';
 import type { BlobDescriptor, BlobLocation, ImageDestination, ImageSource } from '../../transports/types.js';
 import { compressionOfMediaType, detectCompression, MAGIC_BYTES, ociLayerMediaTypeFor } from './detect.js';
 import type { Algorithm } from './detect.js';
-import { compressor, decompressor, HashingTap, peek } from './streams.js';
+import { AsyncBoundary, compressor, decompressor, HashingTap, peek } from './streams.js';
 
 // One layer into another compression, as a stream from source to destination: source blob (verified by the source
 // transport as it flows) → decompress (by what the first bytes say) → hash the tar (the diffID) → compress → upload
@@ -124,7 +124,7 @@ export async function recompressBlob(
   // destroys every stage, `out` included, which fails the upload; the upload's own error then only says "aborted".
   let chainError: Error | undefined;
   const chainDone = new Promise<void>((resolve) => {
-    pipeline(peeked.stream, decompressor(detected), new HashingTap(diff), out, (err) => {
+    pipeline(peeked.stream, decompressor(detected), new AsyncBoundary(), new HashingTap(diff), out, (err) => {
       if (err) chainError ??= err;
       resolve();
     });

@@ -16,7 +16,6 @@ import { Copier, sharedCopyState } from '../copy/copy.js';
 import type { CopyProgress, SharedCopyState } from '../copy/copy.js';
 import { convertList, dockerToOci, ociToDocker } from '../copy/convert.js';
 import type { Store } from '../store/index.js';
-import { makeListVariants, makeVariant, variantAlgorithm, compressionOfMediaType } from '../compression/index.js';
 import type { Signer } from '../sign/index.js';
 import { ANNOTATION_ZSTD_INSTANCE } from '../../oci/mediatype.js';
 import type { List } from './list.js';
@@ -107,8 +106,9 @@ async function pushInstance(src: ImageSource, dest: ImageDestination, digest: Di
   shared: SharedCopyState, opts: PushOptions): Promise<{ written: ManifestBlob; copied: number; zstd: boolean }> {
   const m = await src.getManifest(digest);
   const copier = new Copier(src, dest, { shared, onProgress: opts.onProgress });
-  const force = opts.forceCompressionFormat ? forcedAlgorithm(opts) : undefined;
+  const force = opts.forceCompressionFormat ? await forcedAlgorithm(opts) : undefined;
   if (force) {
+    const { compressionOfMediaType, makeVariant } = await compression();
     const parsed = parseManifest(m.bytes, m.mediaType);
     const all = parsed.kind === 'image' && parsed.manifest.layers.every((l) => compressionOfMediaType(l.mediaType) === force);
     if (!all) {
@@ -138,11 +138,14 @@ async function pushInstance(src: ImageSource, dest: ImageDestination, digest: Di
   return { written, copied: copier.bytesCopied, zstd: force === 'zstd' };
 }
 
-function forcedAlgorithm(opts: PushOptions): 'gzip' | 'zstd' {
+// zstd bindings and recompression load only for pushes that use them.
+const compression = () => import('../compression/index.js');
+
+async function forcedAlgorithm(opts: PushOptions): Promise<'gzip' | 'zstd'> {
   if (!opts.compressionFormat) {
     throw new PlaitError(ErrorCodes.E_INVALID, 'cannot use ForceCompressionFormat with undefined default compression format');
   }
-  return variantAlgorithm(opts.compressionFormat);
+  return (await compression()).variantAlgorithm(opts.compressionFormat);
 }
 
 /** The list's entries with converted instances updated (digest, size, media type), as containers/image edits them. */
@@ -192,9 +195,10 @@ export async function push(store: Store, list: List, dest: ImageDestination, opt
     if ((forced?.list ?? opts.listType ?? storedType) === DOCKER_LIST) {
       throw new PlaitError(ErrorCodes.E_UNSUPPORTED, 'compression variants need an OCI index: a Docker manifest list cannot mark them (use --format oci)');
     }
+    const { variantAlgorithm } = await compression();
     for (const a of addCompression) variantAlgorithm(a);
   }
-  if (opts.forceCompressionFormat) forcedAlgorithm(opts);
+  if (opts.forceCompressionFormat) await forcedAlgorithm(opts);
   const signers = opts.signers ?? [];
   const identities = opts.identities ?? identitiesFor(dest, tags);
   // Keys are decrypted and signature storage checked before anything is pushed.
@@ -242,6 +246,7 @@ export async function push(store: Store, list: List, dest: ImageDestination, opt
   const written: Digest[] = [...pushed.values()].map((p) => p.digest);
   if (addCompression.length > 0) {
     // Every instance is at the destination now, so the clones are made from there (one registry, no cross-host reads).
+    const { makeListVariants } = await compression();
     const variants = await makeListVariants({
       src: dest as ImageDestination & ImageSource, dest, list: { bytes, mediaType: listType, digest: digestOf(bytes) }, algorithms: addCompression,
       ...(opts.compressionLevel !== undefined && { level: opts.compressionLevel }),
