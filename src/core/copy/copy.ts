@@ -94,11 +94,19 @@ export class Copier {
     const release = await this.sem.acquire();
     try {
       this.abort.signal.throwIfAborted();
+      // On one registry a mount answers "present" too (201 whether or not the blob was already there), so it goes
+      // first and saves the HEAD; elsewhere a HEAD decides whether bytes must move.
+      const sameRegistry = this.src.location.transport === 'docker' && this.dest.location.transport === 'docker'
+        && this.src.location.host === this.dest.location.host && this.src.location.repository !== this.dest.location.repository;
+      if (sameRegistry && await this.dest.mountBlob(desc, this.src.location)) {
+        this.progress({ kind: 'blob-mounted', digest: desc.digest, bytes: 0 });
+        return;
+      }
       if (await this.dest.hasBlob(desc)) {
         this.progress({ kind: 'blob-skipped', digest: desc.digest, bytes: 0 });
         return;
       }
-      if (await this.dest.mountBlob(desc, this.src.location)) {
+      if (!sameRegistry && await this.dest.mountBlob(desc, this.src.location)) {
         this.progress({ kind: 'blob-mounted', digest: desc.digest, bytes: 0 });
         return;
       }

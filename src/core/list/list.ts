@@ -1,5 +1,6 @@
 import { PlaitError, ErrorCodes, isPlaitError } from '../../errors.js';
 import type { Digest } from '../../oci/digest.js';
+import { algorithmOf, digestOf } from '../../oci/digest.js';
 import { goMarshal, goMap } from '../../oci/gojson.js';
 import { parseManifest, parseManifestList } from '../../oci/manifest.js';
 import { DOCKER_CONFIG, DOCKER_LIST, OCI_CONFIG } from '../../oci/mediatype.js';
@@ -51,6 +52,18 @@ export interface InstanceFacts {
 }
 
 export const INSTANCE_FACT = 'instance';
+/** An instance manifest's exact bytes, kept so that a push needs no GET for what Add already read. */
+export const MANIFEST_BYTES_FACT = 'manifest-bytes';
+
+interface ManifestBytesFact { mediaType: string; bytes: string }
+
+/** The manifest bytes remembered for `digest`, verified against it (a damaged cache is a miss, not an error). */
+export async function cachedManifest(store: Store | undefined, digest: Digest): Promise<{ bytes: Buffer; mediaType: string; digest: Digest } | undefined> {
+  const f = store ? await store.getFact<ManifestBytesFact>(MANIFEST_BYTES_FACT, digest) : undefined;
+  if (!f) return undefined;
+  const bytes = Buffer.from(f.bytes, 'base64');
+  return digestOf(bytes, algorithmOf(digest)) === digest ? { bytes, mediaType: f.mediaType, digest } : undefined;
+}
 
 export interface Entry {
   digest: Digest | undefined;
@@ -282,6 +295,9 @@ export async function instanceFacts(src: ImageSource, known: { bytes: Buffer; me
     facts.architecture = cfg.architecture ?? '';
     facts.variant = cfg.variant ?? '';
   }
-  if (store) await store.putFact(INSTANCE_FACT, m.digest, facts);
+  if (store) {
+    await store.putFact(INSTANCE_FACT, m.digest, facts);
+    await store.putFact(MANIFEST_BYTES_FACT, m.digest, { mediaType: m.mediaType, bytes: m.bytes.toString('base64') } satisfies ManifestBytesFact);
+  }
   return { ...facts, digest: m.digest };
 }

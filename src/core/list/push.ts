@@ -19,7 +19,7 @@ import type { Store } from '../store/index.js';
 import type { Signer } from '../sign/index.js';
 import { ANNOTATION_ZSTD_INSTANCE } from '../../oci/mediatype.js';
 import type { List } from './list.js';
-import { MANIFEST_ITEM } from './list.js';
+import { MANIFEST_ITEM, cachedManifest } from './list.js';
 
 // Push (containers/common libimage/manifests Push → containers/image copy): every selected instance is copied from
 // the source it was added from — blobs, then its manifest by digest, converted when a format is forced — and then
@@ -104,7 +104,7 @@ export function forcedTypes(manifestType: string | undefined): { instance: strin
 /** Copy one instance (converting it when `instanceType` asks), returning what was written. */
 async function pushInstance(src: ImageSource, dest: ImageDestination, digest: Digest, instanceType: string | undefined,
   shared: SharedCopyState, opts: PushOptions): Promise<{ written: ManifestBlob; copied: number; zstd: boolean }> {
-  const m = await src.getManifest(digest);
+  const m = (await cachedManifest(opts.cacheStore, digest)) ?? (await src.getManifest(digest));
   const copier = new Copier(src, dest, { shared, onProgress: opts.onProgress });
   const force = opts.forceCompressionFormat ? await forcedAlgorithm(opts) : undefined;
   if (force) {
