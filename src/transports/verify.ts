@@ -1,4 +1,5 @@
-import { Transform } from 'node:stream';
+import { Transform, pipeline } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type { TransformCallback } from 'node:stream';
 import { PlaitError, ErrorCodes } from '../errors.js';
 import { DigestingHasher } from '../oci/digest.js';
@@ -10,12 +11,14 @@ import type { Digest } from '../oci/digest.js';
 
 export class VerifyingStream extends Transform {
   private readonly hasher: DigestingHasher;
-  private readonly expected: Digest | undefined;
-  private readonly expectedSize: number;
+  readonly expected: Digest | undefined;
+  readonly expectedSize: number;
   private readonly subject: string;
 
   constructor(expected: Digest | undefined, expectedSize: number, subject: string) {
-    super();
+    // Transform's default 16 KiB buffers stall a registry-to-registry stream on every small chunk; a few MiB in
+    // flight keep both sockets busy while memory stays bounded.
+    super({ readableHighWaterMark: 4 << 20, writableHighWaterMark: 4 << 20 });
     this.expected = expected;
     this.expectedSize = expectedSize;
     this.subject = subject;
@@ -52,4 +55,17 @@ export class VerifyingStream extends Transform {
   get size(): number {
     return this.hasher.size;
   }
+}
+
+/**
+ * The stream to send: `stream` itself when it already verifies this exact digest and size (a source's getBlob) —
+ * hashing the same bytes twice would halve the throughput — or a new verifier around it.
+ */
+export function verified(stream: Readable, digest: Digest | undefined, size: number, subject: string): VerifyingStream {
+  if (stream instanceof VerifyingStream && digest !== undefined && stream.expected === digest && (size < 0 || stream.expectedSize === size)) {
+    return stream;
+  }
+  const v = new VerifyingStream(digest, size, subject);
+  pipeline(stream, v, () => undefined);
+  return v;
 }

@@ -12,7 +12,7 @@ import { writeFileAtomic, tempPathFor, fsyncDir } from '../../fsutil.js';
 import type {
   ImageSource, ImageDestination, ManifestBlob, BlobDescriptor, ResolvedManifest, BlobLocation, PutBlobResult,
 } from '../types.js';
-import { VerifyingStream } from '../verify.js';
+import { VerifyingStream, verified } from '../verify.js';
 
 // The OCI image layout (image-spec image-layout.md): `oci-layout`, `index.json` whose entries name images through the
 // `org.opencontainers.image.ref.name` annotation, and content-addressed `blobs/<alg>/<hex>`. Blobs are written to a
@@ -211,9 +211,9 @@ export class LayoutImage implements ImageSource, ImageDestination {
     const dir = join(this.dir, 'blobs', (desc.digest ?? 'sha256:').split(':')[0]!);
     await mkdir(dir, { recursive: true });
     const tmp = tempPathFor(join(dir, 'upload'));
-    const verifier = new VerifyingStream(desc.digest, desc.size, `${this.name}: writing ${desc.digest ?? 'a blob'}`);
+    const verifier = verified(stream, desc.digest, desc.size, `${this.name}: writing ${desc.digest ?? 'a blob'}`);
     try {
-      await pipeline(stream, verifier, createWriteStream(tmp, { flags: 'wx' }));
+      await pipeline(verifier, createWriteStream(tmp, { flags: 'wx' }));
       const fh = await open(tmp, 'r');
       await fh.sync();
       await fh.close();

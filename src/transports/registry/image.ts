@@ -9,7 +9,7 @@ import { guessMediaType, MAX_MANIFEST_BYTES } from '../../oci/manifest.js';
 import type {
   ImageSource, ImageDestination, ManifestBlob, BlobDescriptor, ResolvedManifest, BlobLocation, PutBlobResult,
 } from '../types.js';
-import { VerifyingStream } from '../verify.js';
+import { VerifyingStream, verified } from '../verify.js';
 import { clientFor, header } from './client.js';
 import type { RegistryClient, RegistryClientOptions, Scope } from './client.js';
 
@@ -190,8 +190,8 @@ export class RegistryImage implements ImageSource, ImageDestination {
     const loc = header(post.headers, 'location');
     if (!loc) throw new PlaitError(ErrorCodes.E_REGISTRY, `${this.ref.host}: upload to ${repo}: no Location in the answer`);
     let location = new URL(loc, post.url);
-    const verifier = new VerifyingStream(desc.digest, desc.size, `uploading ${desc.digest ?? 'a blob'} to ${this.ref.host}/${repo}`);
-    const body = pipeline(stream, verifier, noop);
+    const verifier = verified(stream, desc.digest, desc.size, `uploading ${desc.digest ?? 'a blob'} to ${this.ref.host}/${repo}`);
+    const body = verifier;
     const headers: Record<string, string> = { 'content-type': 'application/octet-stream' };
     if (desc.size >= 0) headers['content-length'] = String(desc.size);
 
