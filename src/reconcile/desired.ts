@@ -3,7 +3,7 @@ import { formatPlatform, normalisePlatform, platformKey, samePlatform } from '..
 import type { Platform } from '../oci/types.js';
 import type { Store } from '../core/store/index.js';
 import { resolveSource } from './sources.js';
-import type { Candidate, ResolvedSource } from './sources.js';
+import type { Candidate, ResolveMemo, ResolvedSource } from './sources.js';
 import type { ReconcileSpec } from './model.js';
 
 // The desired list: every source's instances, narrowed by the spec's platform allowlist, one instance per platform
@@ -25,8 +25,8 @@ export function entryKey(p: Platform): string {
   return platformKey(normalisePlatform(p));
 }
 
-export async function computeDesired(spec: ReconcileSpec, store: Store): Promise<Desired> {
-  const sources = await Promise.all(spec.sources.map((s) => resolveSource(s, store, spec.transport)));
+export async function computeDesired(spec: ReconcileSpec, store: Store, memo?: ResolveMemo): Promise<Desired> {
+  const sources = await Promise.all(spec.sources.map((s) => resolveSource(s, store, spec.transport, memo)));
   const slots = new Map<string, DesiredEntry>();
   for (const src of sources) {
     for (const c of src.candidates) {

@@ -11,6 +11,7 @@ import type { Entry } from '../core/list/list.js';
 import type { Store } from '../core/store/index.js';
 import { computeDesired, entryKey } from './desired.js';
 import type { Desired, DesiredEntry } from './desired.js';
+import type { ResolveMemo } from './sources.js';
 import { readHistory } from './history.js';
 import type { HistoryEntry } from './history.js';
 import type { ReconcileSpec } from './model.js';
@@ -138,8 +139,8 @@ function diffActions(stored: Buffer | undefined, next: Buffer): Action[] {
   return actions;
 }
 
-export async function plan(spec: ReconcileSpec, store: Store): Promise<Plan> {
-  const desired = await computeDesired(spec, store);
+export async function plan(spec: ReconcileSpec, store: Store, memo?: ResolveMemo): Promise<Plan> {
+  const desired = await computeDesired(spec, store, memo);
   const listId = await store.resolve(spec.name);
   let list: List;
   let storedBytes: Buffer | undefined;

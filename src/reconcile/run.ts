@@ -6,6 +6,7 @@ import { applyPlan } from './apply.js';
 import type { ApplyResult } from './apply.js';
 import { plan } from './plan.js';
 import type { Plan } from './plan.js';
+import type { ResolveMemo } from './sources.js';
 import type { ReconcileSpec } from './model.js';
 
 // Many specs at once: each is planned and (unless dry-run) applied on its own, at most `concurrency` at a time; one
@@ -35,6 +36,7 @@ export interface ReconcileOptions {
 
 export async function reconcileAll(specs: ReconcileSpec[], store: Store, opts: ReconcileOptions = {}): Promise<SpecOutcome[]> {
   const outcomes: SpecOutcome[] = new Array<SpecOutcome>(specs.length);
+  const memo: ResolveMemo = new Map();
   let next = 0;
   const worker = async () => {
     for (;;) {
@@ -45,7 +47,7 @@ export async function reconcileAll(specs: ReconcileSpec[], store: Store, opts: R
       opts.onEvent?.({ kind: 'start', spec });
       const outcome: SpecOutcome = { name: spec.name, origin: spec.origin, ms: 0 };
       try {
-        outcome.plan = await plan(spec, store);
+        outcome.plan = await plan(spec, store, memo);
         opts.onEvent?.({ kind: 'planned', spec, plan: outcome.plan });
         if (!opts.dryRun) {
           outcome.result = await applyPlan(outcome.plan, store, {

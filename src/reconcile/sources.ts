@@ -9,7 +9,7 @@ import { chooseInstance } from '../oci/platform-match.js';
 import { formatPlatform, normalisePlatform } from '../oci/platform.js';
 import type { Descriptor, Platform } from '../oci/types.js';
 import { openImage } from '../transports/index.js';
-import type { ImageSource, TransportOptions } from '../transports/index.js';
+import type { ImageSource, ResolvedManifest, TransportOptions } from '../transports/index.js';
 import { instanceFacts, pinnedName } from '../core/list/list.js';
 import type { InstanceFacts } from '../core/list/list.js';
 import type { Store } from '../core/store/index.js';
@@ -75,7 +75,13 @@ function platformOf(d: Descriptor): Platform {
   };
 }
 
-export async function resolveSource(spec: SourceSpec, store: Store, transport: TransportOptions): Promise<ResolvedSource> {
+/**
+ * Tag resolutions shared by the specs of one run: many specs naming the same source tag cost one HEAD, and they all
+ * see the same digest for it.
+ */
+export type ResolveMemo = Map<string, Promise<ResolvedManifest | undefined>>;
+
+export async function resolveSource(spec: SourceSpec, store: Store, transport: TransportOptions, memo?: ResolveMemo): Promise<ResolvedSource> {
   const name = parseImageName(spec.image, { dropTagIfDigested: true });
   const src = openImage(name, transport);
   const ref = refOf(name);
@@ -84,7 +90,12 @@ export async function resolveSource(spec: SourceSpec, store: Store, transport: T
     const f = await manifestFacts(src, ref, store);
     top = { digest: ref, mediaType: f.mediaType, size: f.size };
   } else {
-    const r = await src.resolve();
+    let pending = memo?.get(src.name);
+    if (!pending) {
+      pending = src.resolve();
+      memo?.set(src.name, pending);
+    }
+    const r = await pending;
     if (!r) throw new PlaitError(ErrorCodes.E_MANIFEST_UNKNOWN, `source ${spec.image}: not found`);
     top = r;
   }
