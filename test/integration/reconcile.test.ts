@@ -72,9 +72,12 @@ describe('apply and plan', () => {
     expect(await raw(`${R}/${repo}/out:latest`)).toBe(digest);
 
     const mark = await logMark(lab.plain.accessLog);
-    const second = await plait(env, 'apply', '--plain-http', file);
+    const summary = join(dir, 'step-summary.md');
+    const second = await plait({ ...env, GITHUB_STEP_SUMMARY: summary }, 'apply', '--plain-http', file);
     expect(second.code).toBe(0);
     expect(second.stderr).toContain('in-sync');
+    // In GitHub Actions the outcome is appended to the job summary as a markdown table.
+    expect(await readFile(summary, 'utf8')).toContain(`| ${repo} | in-sync | \`${digest}\` |  |`);
     const entries = await entriesSince(lab.plain.accessLog, mark);
     expect(entries.map((e) => e.method)).toEqual(['HEAD', 'HEAD', 'HEAD', 'HEAD', 'HEAD']);
     expect(entries.filter((e) => e.path.includes(`/${repo}/src/manifests/`))).toHaveLength(3);
