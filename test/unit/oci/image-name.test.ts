@@ -1,21 +1,11 @@
 // Transport-qualified image names: docker://REF (the default) and oci:DIR[:NAME|:@INDEX].
 
 import { describe, expect, it } from 'vitest';
-import { isPlaitError } from '../../../src/errors.js';
 import { formatImageName, parseImageName } from '../../../src/oci/image-name.js';
 import { referenceString } from '../../../src/oci/reference.js';
+import { errOf } from '../../helpers/errors.js';
 
 const DIGEST = `sha256:${'c'.repeat(64)}`;
-
-function errOf(fn: () => unknown): { code: string; message: string } {
-  try {
-    fn();
-  } catch (e) {
-    if (!isPlaitError(e)) throw e;
-    return { code: e.code, message: e.message };
-  }
-  throw new Error('expected an error');
-}
 
 function docker(s: string, opts = {}) {
   const n = parseImageName(s, opts);

@@ -16,22 +16,13 @@ import {
   OCI_LAYER_GZIP,
   OCI_MANIFEST,
 } from '../../../src/oci/mediatype.js';
+import { errOf } from '../../helpers/errors.js';
 
 const D1 = 'sha256:' + '1'.repeat(64);
 const D2 = 'sha256:' + '2'.repeat(64);
 const D3 = 'sha256:' + '3'.repeat(64);
 
 const j = (v: unknown) => Buffer.from(JSON.stringify(v));
-
-function errOf(fn: () => unknown): { code: string; message: string } {
-  try {
-    fn();
-  } catch (e) {
-    if (!isPlaitError(e)) throw e;
-    return { code: e.code, message: e.message };
-  }
-  throw new Error('expected an error');
-}
 
 const ociIndex = (over: Record<string, unknown> = {}) => ({
   schemaVersion: 2,

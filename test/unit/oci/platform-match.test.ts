@@ -2,7 +2,6 @@
 // OCI index ranking with the zstd tie-break, and the older (≤ v5.24) rule the Debian peers use.
 
 import { describe, expect, it } from 'vitest';
-import { isPlaitError } from '../../../src/errors.js';
 import type { Digest } from '../../../src/oci/digest.js';
 import { DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST } from '../../../src/oci/mediatype.js';
 import {
@@ -18,6 +17,7 @@ import {
   wantedPlatforms,
 } from '../../../src/oci/platform-match.js';
 import type { Descriptor, Platform } from '../../../src/oci/types.js';
+import { errOf } from '../../helpers/errors.js';
 
 const dg = (n: number) => `sha256:${String(n).repeat(64).slice(0, 64)}` as Digest;
 
@@ -35,16 +35,6 @@ function entry(n: number, platform?: string, zstd?: 'true' | 'false'): Descripto
 
 const list = (...manifests: Descriptor[]) => ({ manifests });
 const fmt = (ws: Array<{ os: string; architecture: string; variant: string }>) => ws.map((w) => `${w.os}/${w.architecture}/${w.variant}`);
-
-function errOf(fn: () => unknown): { code: string; message: string } {
-  try {
-    fn();
-  } catch (e) {
-    if (!isPlaitError(e)) throw e;
-    return { code: e.code, message: e.message };
-  }
-  throw new Error('expected an error');
-}
 
 describe('wantedPlatforms', () => {
   it('host arm64 with detected v8 → [arm64/v8, arm64/""]', () => {
