@@ -16,9 +16,9 @@ export class VerifyingStream extends Transform {
   private readonly subject: string;
 
   constructor(expected: Digest | undefined, expectedSize: number, subject: string) {
-    // Transform's default 16 KiB buffers stall a registry-to-registry stream on every small chunk; a few MiB in
+    // Transform's default 16 KiB buffers stall a registry-to-registry stream on every small chunk; a MiB on each side in
     // flight keep both sockets busy while memory stays bounded.
-    super({ readableHighWaterMark: 4 << 20, writableHighWaterMark: 4 << 20 });
+    super({ readableHighWaterMark: 1 << 20, writableHighWaterMark: 1 << 20 });
     this.expected = expected;
     this.expectedSize = expectedSize;
     this.subject = subject;

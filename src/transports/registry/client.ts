@@ -340,7 +340,9 @@ export class RegistryClient {
       const release = await this.sem.acquire();
       try {
         countRequest(this.host, req.method);
-        res = await request(url, { method: req.method, headers, body: req.body, dispatcher: agent });
+        // undici closes the connection after every HEAD unless told not to (a guard against servers that send a body
+        // anyway); registries do not, and a no-op reconcile is nothing but HEADs.
+        res = await request(url, { method: req.method, headers, body: req.body, dispatcher: agent, ...(req.method === 'HEAD' && { reset: false }) });
       } catch (e) {
         release();
         // A failure of our own body stream (say, a digest mismatch while uploading) is the real cause: keep it.
