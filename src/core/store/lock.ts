@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { stat, readFile, writeFile, utimes } from 'node:fs/promises';
+import { stat, readFile, writeFile, utimes, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import lockfile from 'proper-lockfile';
@@ -111,7 +111,11 @@ async function acquireFileLock(
     try {
       const release = await lockfile.lock(target, { stale, update, realpath: false, retries: 0, onCompromised });
       await recordOwner(target, lockDir);
-      return release;
+      return async () => {
+        // The record goes before the lock does, so a record that outlives its lock belongs to a holder that died.
+        await unlink(ownerFile(target)).catch(() => undefined);
+        await release();
+      };
     } catch (e) {
       if (errnoCode(e) !== 'ELOCKED') throw storeError('cannot lock', lockDir, e);
     }
@@ -149,7 +153,7 @@ function ownerFile(target: string): string {
 
 async function recordOwner(target: string, lockDir: string): Promise<void> {
   try {
-    // The lock dir's inode ties this record to this lock: a record left by an earlier holder never matches a newer dir.
+    // The lock dir's inode ties this record to this lock (see ownerIsDead for why that alone is not enough).
     const ino = (await stat(lockDir)).ino;
     const owner: Owner = { host: hostname(), pid: process.pid, start: startTime(process.pid), ino };
     await writeFile(ownerFile(target), JSON.stringify(owner));
@@ -163,6 +167,10 @@ async function ownerIsDead(target: string, lockDir: string): Promise<boolean> {
     const [st, text] = await Promise.all([stat(lockDir), readFile(ownerFile(target), 'utf8')]);
     const o = JSON.parse(text) as Owner;
     if (o.ino !== st.ino || o.host !== hostname() || o.pid === process.pid) return false;
+    // A filesystem may give a new lock dir the inode of a removed one, so a dead holder's record could seem to name a
+    // lock another process has just taken and not yet recorded. A lock dir that young is never taken over: its new
+    // holder records itself within milliseconds, and a dead holder's lock waits at most a second more.
+    if (Date.now() - st.mtimeMs < 1000) return false;
     try {
       process.kill(o.pid, 0);
     } catch (e) {
