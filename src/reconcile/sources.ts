@@ -10,7 +10,7 @@ import { formatPlatform, normalisePlatform } from '../oci/platform.js';
 import type { Descriptor, Platform } from '../oci/types.js';
 import { openImage } from '../transports/index.js';
 import type { ImageSource, ResolvedManifest, TransportOptions } from '../transports/index.js';
-import { instanceFacts, pinnedName } from '../core/list/list.js';
+import { entryFromDescriptor, instanceFacts, mergedPlatform, pinnedName } from '../core/list/list.js';
 import type { InstanceFacts } from '../core/list/list.js';
 import type { Store } from '../core/store/index.js';
 import type { SourceSpec } from './model.js';
@@ -19,6 +19,8 @@ import type { SourceSpec } from './model.js';
 // media type, a list's entries and an image's config platform are read once and kept in the store's facts.
 
 export const MANIFEST_FACT = 'manifest';
+
+const NO_PLATFORM = { os: '', architecture: '', osVersion: '', osFeatures: [], variant: '' };
 
 interface ManifestFacts {
   mediaType: string;
@@ -65,16 +67,6 @@ async function manifestFacts(src: ImageSource, digest: Digest, store: Store): Pr
   return facts;
 }
 
-function platformOf(d: Descriptor): Platform {
-  const p = d.platform;
-  return {
-    architecture: p?.architecture ?? '', os: p?.os ?? '',
-    ...(p?.['os.version'] && { 'os.version': p['os.version'] }),
-    ...(p?.['os.features']?.length && { 'os.features': [...p['os.features']] }),
-    ...(p?.variant && { variant: p.variant }),
-  };
-}
-
 /**
  * Tag resolutions shared by the specs of one run: many specs naming the same source tag cost one HEAD, and they all
  * see the same digest for it.
@@ -103,15 +95,7 @@ export async function resolveSource(spec: SourceSpec, store: Store, transport: T
   const make = async (d: Descriptor | undefined, features: string[]): Promise<Candidate> => {
     const digest = d?.digest ?? top.digest;
     const facts = await instanceFacts(src, undefined, digest, store);
-    // The list's own description of the platform wins; the config fills what it lacks (containers/common Add).
-    const fromList = d ? platformOf(d) : { architecture: '', os: '' };
-    const platform: Platform = {
-      architecture: fromList.architecture || facts.architecture,
-      os: fromList.os || facts.os,
-      ...((fromList.os ? fromList['os.version'] : facts.osVersion) && { 'os.version': fromList.os ? fromList['os.version'] : facts.osVersion }),
-      ...((fromList.os ? fromList['os.features'] : facts.osFeatures)?.length && { 'os.features': fromList.os ? fromList['os.features'] : facts.osFeatures }),
-      ...((fromList.architecture ? fromList.variant : facts.variant) && { variant: fromList.architecture ? fromList.variant : facts.variant }),
-    };
+    const platform = mergedPlatform(d ? entryFromDescriptor(d, features) : NO_PLATFORM, facts);
     return {
       digest, size: d?.size ?? facts.size, mediaType: facts.mediaType, platform, features,
       annotations: d?.annotations ? { ...d.annotations } : undefined,

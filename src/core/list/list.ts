@@ -9,7 +9,7 @@ import { parseImageName } from '../../oci/image-name.js';
 import type { ImageName } from '../../oci/image-name.js';
 import { familiarName } from '../../oci/reference.js';
 import { resolve as resolvePath } from 'node:path';
-import type { Descriptor } from '../../oci/types.js';
+import type { Descriptor, Platform } from '../../oci/types.js';
 import { openImage } from '../../transports/index.js';
 import type { ImageSource, TransportOptions } from '../../transports/index.js';
 import { platformChoice } from '../../transports/host.js';
@@ -92,6 +92,23 @@ export function entryFromDescriptor(d: Descriptor, features: string[]): Entry {
     artifactType: d.artifactType ?? '',
     annotations: d.annotations ? { ...d.annotations } : undefined,
     urls: [...(d.urls ?? [])],
+  };
+}
+
+/**
+ * containers/common Add's platform rule: what the source list says wins; the image config only fills what is
+ * missing (os.version and os.features go with os, variant with architecture). Empty fields are left out.
+ */
+export function mergedPlatform(e: Pick<Entry, 'os' | 'architecture' | 'osVersion' | 'osFeatures' | 'variant'>, facts: InstanceFacts): Platform {
+  const osVersion = e.os ? e.osVersion : facts.osVersion;
+  const osFeatures = e.os ? e.osFeatures : facts.osFeatures;
+  const variant = e.architecture ? e.variant : facts.variant;
+  return {
+    architecture: e.architecture || facts.architecture,
+    os: e.os || facts.os,
+    ...(osVersion && { 'os.version': osVersion }),
+    ...(osFeatures.length > 0 && { 'os.features': [...osFeatures] }),
+    ...(variant && { variant }),
   };
 }
 
@@ -228,13 +245,10 @@ export class List {
   addResolved(e: Entry, facts: InstanceFacts & { digest: Digest }, sourceName: string): Digest {
     const digest = e.digest ?? facts.digest;
     const size = e.digest === undefined ? facts.size : e.size;
-    const os = e.os || facts.os;
-    const osVersion = e.os ? e.osVersion : facts.osVersion;
-    const osFeatures = e.os ? e.osFeatures : facts.osFeatures;
-    const architecture = e.architecture || facts.architecture;
-    const variant = e.architecture ? e.variant : facts.variant;
+    const p = mergedPlatform(e, facts);
     this.list.addInstance({
-      digest, size, mediaType: facts.mediaType, os, architecture, osVersion, osFeatures, variant, features: e.features,
+      digest, size, mediaType: facts.mediaType, os: p.os, architecture: p.architecture, osVersion: p['os.version'],
+      osFeatures: p['os.features'], variant: p.variant, features: e.features,
       annotations: e.annotations ? Object.entries(e.annotations).map(([k, v]) => `${k}=${v}`) : undefined,
     });
     const artifactType = e.artifactType || facts.artifactType;
