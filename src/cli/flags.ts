@@ -12,6 +12,10 @@ export type FlagSpec = Record<string, {
   /** A boolean flag that may be written `--flag=false` (podman style). */
   valued?: boolean;
   default?: string | boolean;
+  /** One line: what the flag does (for --help and shell completion). */
+  help?: string;
+  /** The value's name in help, for string flags (DIR, FILE, N…). */
+  arg?: string;
 }>;
 
 export interface Parsed {

@@ -11,3 +11,4 @@ registerCommand('history', async () => (await import('./reconcile.js')).history)
 registerCommand('rollback', async () => (await import('./reconcile.js')).rollbackCommand);
 registerCommand('watch', async () => (await import('./watch.js')).watch);
 registerCommand('import', async () => (await import('./import.js')).importCommand);
+registerCommand('controller', async () => (await import('./controller.js')).controller);

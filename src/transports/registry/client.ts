@@ -43,6 +43,8 @@ export interface RegistryClientOptions extends CredentialOptions {
 export interface RequestStats {
   requests: number;
   byMethod: Record<string, number>;
+  /** Answers by HTTP status ("error" for none), for the controller's metrics. */
+  byStatus: Record<string, number>;
   bytesSent: number;
   bytesReceived: number;
 }
@@ -57,11 +59,16 @@ export function resetRequestStats(): void {
 function countRequest(host: string, method: string) {
   let s = requestStats.get(host);
   if (!s) {
-    s = { requests: 0, byMethod: {}, bytesSent: 0, bytesReceived: 0 };
+    s = { requests: 0, byMethod: {}, byStatus: {}, bytesSent: 0, bytesReceived: 0 };
     requestStats.set(host, s);
   }
   s.requests++;
   s.byMethod[method] = (s.byMethod[method] ?? 0) + 1;
+}
+
+function countStatus(host: string, status: number | 'error') {
+  const s = requestStats.get(host);
+  if (s) s.byStatus[String(status)] = (s.byStatus[String(status)] ?? 0) + 1;
 }
 
 export type Action = 'pull' | 'push' | 'delete';
@@ -345,6 +352,7 @@ export class RegistryClient {
         res = await request(url, { method: req.method, headers, body: req.body, dispatcher: agent, ...(req.method === 'HEAD' && { reset: false }) });
       } catch (e) {
         release();
+        countStatus(this.host, 'error');
         // A failure of our own body stream (say, a digest mismatch while uploading) is the real cause: keep it.
         const own = ownError(e);
         if (own) throw own;
@@ -364,6 +372,7 @@ export class RegistryClient {
       }
       release();
       const status = res.statusCode;
+      countStatus(this.host, status);
       if (!absolute) this.base ??= base;
       if (status === 401 && !learnedChallenges && !streamed && !auth) {
         // The registry tells what it wants; replay once with credentials for it.
