@@ -1,5 +1,6 @@
 import { spawn, execFile } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { promisify } from 'node:util';
 
@@ -43,8 +44,21 @@ export interface Supervised {
 // registry outlives the suite even when teardown never runs.
 const GUARDIAN = '"$@" </dev/null & p=$!; trap \'kill $p 2>/dev/null\' EXIT; read -r _ || true; kill $p 2>/dev/null; wait $p';
 
-/** Start `cmd args` with stdout+stderr appended to logFile, supervised so that it cannot outlive this process. */
-export function supervise(cmd: string, args: string[], logFd: number, env?: NodeJS.ProcessEnv): Supervised {
+/** The direct children of a process (Linux /proc), e.g. the program a guardian runs. */
+function childPids(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Start `cmd args` with stdout+stderr appended to logFile, supervised so that it cannot outlive this process.
+ * stop() asks for a clean exit (SIGTERM) and waits stopTimeoutMs (5 s by default) before SIGKILL of the program and
+ * its guardian: killing only the guardian would leave the program orphaned.
+ */
+export function supervise(cmd: string, args: string[], logFd: number, env?: NodeJS.ProcessEnv, stopTimeoutMs = 5000): Supervised {
   const child = spawn('sh', ['-c', GUARDIAN, 'guardian', cmd, ...args], {
     stdio: ['pipe', logFd, logFd],
     env: env ?? process.env,
@@ -58,7 +72,12 @@ export function supervise(cmd: string, args: string[], logFd: number, env?: Node
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.stdin?.end();
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      const timer = setTimeout(() => {
+        for (const pid of childPids(child.pid ?? -1)) {
+          try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
+        }
+        child.kill('SIGKILL');
+      }, stopTimeoutMs);
       await exited;
       clearTimeout(timer);
     },
