@@ -67,6 +67,16 @@ export function toReconcileSpec(v: ValidSpec, transport: TransportOptions): Reco
       },
     }),
     historyLimit: s.historyLimit,
+    controller: {
+      interval: s.interval,
+      timeout: s.timeout,
+      retryInterval: s.retryInterval ?? s.interval,
+      suspend: s.suspend,
+      deletionPolicy: s.deletionPolicy,
+      ...(s.secretRef && { secretRef: { name: s.secretRef.name } }),
+      ...(s.certSecretRef && { certSecretRef: { name: s.certSecretRef.name } }),
+      ...(s.caConfigMapRef && { caConfigMapRef: { name: s.caConfigMapRef.name, key: s.caConfigMapRef.key } }),
+    },
     transport,
   };
 }

@@ -25,6 +25,25 @@ export interface SignatureSpec {
   gpg: Array<{ key: KeyRef; passphrase?: KeyRef; lookaside?: string }>;
 }
 
+/**
+ * What only the controller acts on, carried as plain data (names of Kubernetes objects, never their contents: the
+ * controller reads Secrets and ConfigMaps at reconcile time). The CLI ignores it; watch has its own interval.
+ */
+export interface ControllerSpec {
+  /** Go durations as written (defaults applied: interval 10m, timeout 5m, retryInterval = interval). */
+  interval: string;
+  timeout: string;
+  retryInterval: string;
+  suspend: boolean;
+  deletionPolicy: 'Orphan' | 'Delete';
+  /** A kubernetes.io/dockerconfigjson Secret with the registry credentials. */
+  secretRef?: { name: string };
+  /** A Secret with ca.crt and optionally tls.crt / tls.key, for every registry of the spec. */
+  certSecretRef?: { name: string };
+  /** A ConfigMap key holding a CA bundle, for every registry of the spec. */
+  caConfigMapRef?: { name: string; key: string };
+}
+
 export interface ReconcileSpec {
   /** metadata.name: the stored list's name. */
   name: string;
@@ -40,5 +59,6 @@ export interface ReconcileSpec {
   compression?: { variants: string[]; force: boolean; level?: number };
   signatures?: SignatureSpec;
   historyLimit: number;
+  controller: ControllerSpec;
   transport: TransportOptions;
 }

@@ -114,6 +114,14 @@ export interface Spec {
   deletionPolicy?: DeletionPolicy;
   /** Controller only: a kubernetes.io/dockerconfigjson Secret. */
   secretRef?: { name: string };
+  /** Controller only: Go duration one reconcile may take (default 5m). */
+  timeout?: string;
+  /** Controller only: Go duration, the cap of the backoff after failures (default: interval). */
+  retryInterval?: string;
+  /** Controller only: a Secret with ca.crt and optionally tls.crt / tls.key. */
+  certSecretRef?: { name: string };
+  /** Controller only: a ConfigMap holding a CA bundle under key (default ca.crt). */
+  caConfigMapRef?: { name: string; key?: string };
   historyLimit?: number;
 }
 
@@ -161,11 +169,12 @@ type Defaulted<T, K extends keyof T> = Omit<T, K> & Required<Pick<T, K>>;
 
 /** A spec with every schema default filled in. */
 export type DefaultedSpec = Omit<
-  Defaulted<Spec, 'format' | 'onConflict' | 'prune' | 'interval' | 'suspend' | 'deletionPolicy' | 'historyLimit'>,
-  'compression' | 'signatures'
+  Defaulted<Spec, 'format' | 'onConflict' | 'prune' | 'interval' | 'suspend' | 'deletionPolicy' | 'historyLimit' | 'timeout'>,
+  'compression' | 'signatures' | 'caConfigMapRef'
 > & {
   compression?: Defaulted<Compression, 'force'>;
   signatures?: Defaulted<Signatures, 'removeSource'>;
+  caConfigMapRef?: { name: string; key: string };
 };
 
 /** The document after withDefaults. */
@@ -194,8 +203,8 @@ function fill(value: unknown, schema: JsonSchema): unknown {
 
 /**
  * A copy of a schema-valid document with the schema's defaults filled in (format oci, onConflict replace, prune
- * true, interval 10m, suspend false, deletionPolicy Orphan, historyLimit 10, compression.force false,
- * signatures.removeSource false). The document passed in is not modified.
+ * true, interval 10m, timeout 5m, suspend false, deletionPolicy Orphan, historyLimit 10, compression.force false,
+ * signatures.removeSource false, caConfigMapRef.key ca.crt). retryInterval has no schema default: it follows interval. The document passed in is not modified.
  */
 export function withDefaults(doc: ManifestListDoc): ManifestList {
   return fill(structuredClone(doc), manifestListSchema()) as ManifestList;

@@ -20,9 +20,9 @@ import { API_VERSION, KIND } from './types.js';
 //   1. the JSON Schema (ajv, all errors, no defaults applied: the raw document is what the user wrote), with ajv's
 //      messages rewritten into plain ones ("must be one of oci, docker", "is required", "unknown field").
 //   2. checks no schema can express: references and transports, platforms and their aliases, conflicts between
-//      sources, compression against the format, key files and passphrase sources, secretRefs outside the
-//      controller, the interval's floor. A value the schema already refused is not checked again, so that one
-//      mistake gives one line.
+//      sources, compression against the format, key files and passphrase sources, secretRefs and other references
+//      to Kubernetes objects outside the controller, the interval's floor, durations that fit and are not zero. A
+//      value the schema already refused is not checked again, so that one mistake gives one line.
 // Duplicate names across documents are found by checkDuplicateNames, which sees all documents at once.
 
 export type Context = 'cli' | 'controller';
@@ -338,7 +338,10 @@ class Checker {
     this.compression();
     this.signatures();
     this.secretRef();
+    this.controllerRefs();
     this.interval();
+    this.duration(['spec', 'timeout']);
+    this.duration(['spec', 'retryInterval']);
   }
 
   /** A `scheme://` other than docker://, which parseImageName would otherwise read as a (bad) docker reference. */
@@ -602,18 +605,36 @@ class Checker {
     this.report(path, 'can only be read by the controller; the CLI takes registry credentials from its auth files (--authfile)', this.positions.key(path));
   }
 
-  interval(): void {
-    const path = ['spec', 'interval'];
+  /** certSecretRef and caConfigMapRef name Kubernetes objects: only the controller can read them. */
+  controllerRefs(): void {
+    if (this.opts.context !== 'cli') return;
+    for (const [field, kind] of [['certSecretRef', 'a Secret'], ['caConfigMapRef', 'a ConfigMap']] as const) {
+      const path = ['spec', field];
+      if (get(this.doc, path) === undefined || this.flagged(path)) continue;
+      this.report(path, `names ${kind}, which only the controller can read; the CLI trusts CAs and client certificates from --cert-dir`, this.positions.key(path));
+    }
+  }
+
+  /** A duration the schema's pattern passed, in milliseconds, or undefined after reporting why it is not one. */
+  parsedDuration(path: JsonPath): number | undefined {
     const s = this.str(path);
-    if (s === undefined) return;
-    let ms: number;
+    if (s === undefined) return undefined;
     try {
-      ms = parseDuration(s);
+      return parseDuration(s);
     } catch (e) {
       this.report(path, errorMessage(e));
-      return;
+      return undefined;
     }
-    if (ms < MIN_INTERVAL_MS) this.report(path, 'must be at least 10s');
+  }
+
+  duration(path: JsonPath): void {
+    const ms = this.parsedDuration(path);
+    if (ms !== undefined && ms <= 0) this.report(path, 'must be longer than 0s');
+  }
+
+  interval(): void {
+    const ms = this.parsedDuration(['spec', 'interval']);
+    if (ms !== undefined && ms < MIN_INTERVAL_MS) this.report(['spec', 'interval'], 'must be at least 10s');
   }
 }
 

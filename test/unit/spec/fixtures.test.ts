@@ -78,6 +78,7 @@ describe('valid fixtures', () => {
       suspend: false,
       deletionPolicy: 'Orphan',
       historyLimit: 10,
+      timeout: '5m',
     });
     // The document as written is kept apart, untouched.
     expect(minimal.raw.spec.format).toBeUndefined();

@@ -92,7 +92,7 @@ describe('manifestlist.schema.json', () => {
         .map(([k, v]): [string, unknown] => [k, deref(v, schema).default])
         .filter(([, v]) => v !== undefined),
     );
-    expect(defaults).toEqual({ format: 'oci', onConflict: 'replace', prune: true, interval: '10m', suspend: false, deletionPolicy: 'Orphan', historyLimit: 10 });
+    expect(defaults).toEqual({ format: 'oci', onConflict: 'replace', prune: true, interval: '10m', suspend: false, deletionPolicy: 'Orphan', historyLimit: 10, timeout: '5m' });
   });
 
   it('names the same fields as the TypeScript types', () => {
@@ -100,6 +100,7 @@ describe('manifestlist.schema.json', () => {
     const specKeys: Record<keyof Spec, true> = {
       destination: true, format: true, sources: true, platforms: true, onConflict: true, prune: true, annotations: true,
       compression: true, signatures: true, interval: true, suspend: true, deletionPolicy: true, secretRef: true, historyLimit: true,
+      timeout: true, retryInterval: true, certSecretRef: true, caConfigMapRef: true,
     };
     const sourceKeys: Record<keyof Source, true> = { image: true, platform: true, platforms: true, annotations: true };
     const statusKeys: Record<keyof Status, true> = {
@@ -161,6 +162,7 @@ describe('withDefaults', () => {
     expect(out.spec).toEqual({
       ...minimal.spec,
       format: 'oci', onConflict: 'replace', prune: true, interval: '10m', suspend: false, deletionPolicy: 'Orphan', historyLimit: 10,
+      timeout: '5m',
     });
     expect(out.status).toBeUndefined();
   });
@@ -177,5 +179,8 @@ describe('withDefaults', () => {
     expect(out.spec.compression).toEqual({ level: 3, force: false });
     expect(out.spec.signatures).toEqual({ sigstore: [], removeSource: false });
     expect(withDefaults(minimal).spec.compression).toBeUndefined();
+    expect(withDefaults({ ...minimal, spec: { ...minimal.spec, caConfigMapRef: { name: 'ca' } } }).spec.caConfigMapRef).toEqual({ name: 'ca', key: 'ca.crt' });
+    expect(withDefaults({ ...minimal, spec: { ...minimal.spec, caConfigMapRef: { name: 'ca', key: 'b.pem' } } }).spec.caConfigMapRef).toEqual({ name: 'ca', key: 'b.pem' });
+    expect(withDefaults(minimal).spec.retryInterval).toBeUndefined();
   });
 });

@@ -180,6 +180,42 @@ ${extra}`;
     });
   });
 
+  describe('controller fields', () => {
+    const refs = '  certSecretRef: {name: registry-tls}\n  caConfigMapRef: {name: registry-ca, key: bundle.pem}\n';
+
+    it('accepts certSecretRef and caConfigMapRef in the controller context only, one line each in the CLI', () => {
+      expect(check(spec(refs), { context: 'controller' })).toEqual([]);
+      expect(check(spec(refs), { context: 'cli' })).toEqual([
+        't.yaml:11:3: spec.certSecretRef: names a Secret, which only the controller can read; the CLI trusts CAs and client certificates from --cert-dir',
+        't.yaml:12:3: spec.caConfigMapRef: names a ConfigMap, which only the controller can read; the CLI trusts CAs and client certificates from --cert-dir',
+      ]);
+    });
+
+    it('checks the references\' shape in either context', () => {
+      const bad = '  certSecretRef: {name: Registry_TLS}\n  caConfigMapRef: {key: ca.crt}\n';
+      expect(check(spec(bad), { context: 'controller' })).toEqual([
+        't.yaml:11:25: spec.certSecretRef.name: must be a DNS-1123 subdomain: lower-case letters, digits, "-" and ".", starting and ending with a letter or digit',
+        't.yaml:12:3: spec.caConfigMapRef.name: is required',
+      ]);
+      // A reference the schema refused is not reported a second time as CLI-only.
+      expect(check(spec(bad), { context: 'cli' })).toHaveLength(2);
+    });
+
+    it('accepts timeout and retryInterval as Go durations in both contexts', () => {
+      const text = spec('  timeout: 90s\n  retryInterval: 1m30s\n');
+      expect(check(text, { context: 'cli' })).toEqual([]);
+      expect(check(text, { context: 'controller' })).toEqual([]);
+    });
+
+    it('refuses a timeout or retryInterval that is not a duration, is zero or does not fit', () => {
+      expect(check(spec('  timeout: 5 minutes\n  retryInterval: 0s\n'))).toEqual([
+        't.yaml:11:12: spec.timeout: must be a Go duration such as 45s, 10m or 1h30m',
+        't.yaml:12:18: spec.retryInterval: must be longer than 0s',
+      ]);
+      expect(check(spec('  timeout: 3000000h\n'))).toEqual(['t.yaml:11:12: spec.timeout: invalid duration "3000000h": out of range']);
+    });
+  });
+
   it('reports an interval that does not fit in Go\'s int64', () => {
     expect(check(spec('  interval: 3000000h\n'))).toEqual(['t.yaml:11:13: spec.interval: invalid duration "3000000h": out of range']);
   });
