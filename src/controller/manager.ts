@@ -136,6 +136,8 @@ export class Controller {
       namespaces: this.opts.watchNamespaces.length ? this.opts.watchNamespaces.join(',') : '(all)',
       ...(this.opts.labelSelector && { labelSelector: this.opts.labelSelector }),
       concurrent: this.opts.concurrent, leaderElect: this.opts.leaderElect,
+      metrics: `${this.opts.metricsAddr.replace(/:\d+$/, '')}:${this.endpoints[0]!.port}`,
+      health: `${this.opts.healthAddr.replace(/:\d+$/, '')}:${this.endpoints[1]!.port}`,
     });
     if (this.opts.leaderElect) {
       this.elector = new LeaderElector(this.client, {

@@ -11,6 +11,7 @@ import type { ApplyResult } from '../reconcile/apply.js';
 import { deletePushedList } from '../reconcile/delete.js';
 import type { TransportOptions } from '../transports/index.js';
 import type { Digest } from '../oci/digest.js';
+import { formatPlatform } from '../oci/platform.js';
 import { MERGE_PATCH, isKubeError } from './kube/client.js';
 import type { KubeClient } from './kube/client.js';
 import type { KubeObject } from './informer.js';
@@ -250,7 +251,8 @@ export class Reconciler {
   private async finalize(o: KubeObject, status: Status, retryMs: number): Promise<ReconcileOutcome> {
     const key = `${o.metadata.namespace}/${o.metadata.name}`;
     const policy = (o.spec?.deletionPolicy as string | undefined) ?? 'Orphan';
-    if (policy === 'Delete' && status.digest) {
+    // A suspended object deletes nothing, as with Flux: suspending is how a user says "hands off".
+    if (policy === 'Delete' && status.digest && o.spec?.suspend !== true) {
       try {
         const spec = await this.toSpec(o);
         const res = await deletePushedList(spec.destination, status.digest as Digest, spec.transport);
@@ -277,10 +279,7 @@ export class Reconciler {
 }
 
 function instancesOf(p: Plan): Status['instances'] {
-  return p.desired.entries.map((e) => {
-    const pl = e.platform;
-    return { digest: e.digest, platform: [pl.os, pl.architecture, pl.variant].filter(Boolean).join('/'), source: e.source };
-  });
+  return p.desired.entries.map((e) => ({ digest: e.digest, platform: formatPlatform(e.platform), source: e.source }));
 }
 
 class TimeoutError extends Error {}
