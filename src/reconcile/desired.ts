@@ -40,5 +40,13 @@ export async function computeDesired(spec: ReconcileSpec, store: Store, memo?: R
       slots.set(key, { ...c, key });
     }
   }
+  if (slots.size === 0) {
+    // An empty list is never what anyone meant (and `"manifests": null` is not even a valid index): refuse it before
+    // anything is written, saying what the sources offered.
+    const offered = [...new Set(sources.flatMap((s) => s.candidates.map((c) => formatPlatform(c.platform, { osVersion: true }))))];
+    const filter = spec.platforms ? `spec.platforms [${spec.platforms.map((p) => formatPlatform(p, { osVersion: true })).join(', ')}] matches none of` : 'nothing is left of';
+    throw new PlaitError(ErrorCodes.E_INVALID,
+      `${spec.origin}: the desired list has no instances: ${filter} what the sources yield (${offered.join(', ') || 'nothing'}); nothing was pushed`);
+  }
   return { sources, entries: [...slots.values()] };
 }

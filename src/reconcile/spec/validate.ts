@@ -5,6 +5,7 @@ import type { ErrorObject, ValidateFunction } from 'ajv';
 import { isPlaitError } from '../../errors.js';
 import { parseImageName } from '../../oci/image-name.js';
 import { formatPlatform, normalisePlatform, parsePlatform, platformKey } from '../../oci/platform.js';
+import { unknownPlatformPart } from '../../oci/platform-known.js';
 import { parseReference } from '../../oci/reference.js';
 import type { Platform } from '../../oci/types.js';
 import { parseDuration } from './duration.js';
@@ -429,14 +430,26 @@ class Checker {
     if (this.flagged(path)) return undefined;
     const v = get(this.doc, path);
     try {
-      if (typeof v === 'string') return normalisePlatform(parsePlatform(v));
-      if (!isObject(v)) return undefined;
-      const p: Platform = { os: String(v.os), architecture: String(v.architecture) };
-      if (typeof v.variant === 'string') p.variant = v.variant;
-      if (typeof v.osVersion === 'string') p['os.version'] = v.osVersion;
-      if (Array.isArray(v.osFeatures)) p['os.features'] = v.osFeatures.map(String);
-      if (Array.isArray(v.features)) p.features = v.features.map(String);
-      return normalisePlatform(p);
+      let p: Platform;
+      if (typeof v === 'string') {
+        p = normalisePlatform(parsePlatform(v));
+      } else {
+        if (!isObject(v)) return undefined;
+        p = { os: String(v.os), architecture: String(v.architecture) };
+        if (typeof v.variant === 'string') p.variant = v.variant;
+        if (typeof v.osVersion === 'string') p['os.version'] = v.osVersion;
+        if (Array.isArray(v.osFeatures)) p['os.features'] = v.osFeatures.map(String);
+        if (Array.isArray(v.features)) p.features = v.features.map(String);
+        p = normalisePlatform(p);
+      }
+      // A value no image can carry matches nothing: an allowlist with it would filter every instance out.
+      const bad = unknownPlatformPart(p);
+      if (bad) {
+        const where = typeof v === 'string' || get(this.doc, path.concat(bad.field)) === undefined ? path : path.concat(bad.field);
+        this.report(where, bad.message);
+        return undefined;
+      }
+      return p;
     } catch (e) {
       this.report(path, errorMessage(e));
       return undefined;
