@@ -3,22 +3,23 @@ import { PlaitError, ErrorCodes } from '../errors.js';
 import type { Digest } from '../oci/digest.js';
 import { DOCKER_LIST, OCI_INDEX } from '../oci/mediatype.js';
 import { openImage } from '../transports/index.js';
-import { List } from '../core/list/list.js';
+import { INSTANCES_ITEM, List, MANIFEST_ITEM } from '../core/list/list.js';
 import { createList } from '../core/list/ops.js';
 import { push } from '../core/list/push.js';
 import type { CopyProgress } from '../core/copy/copy.js';
 import type { Store } from '../core/store/index.js';
-import { appendHistory, readHistory } from './history.js';
+import { HISTORY_ITEM, appendHistory, readHistory } from './history.js';
 import type { HistoryEntry } from './history.js';
 import { destinationRef, fingerprintOf, rebuild } from './plan.js';
 import type { Plan } from './plan.js';
 import type { Signer } from '../core/sign/index.js';
+import { identityFor, signTags, signersFor } from './signing.js';
 
 // Apply a plan through the core: under the list's lock the stored list is reloaded, rebuilt toward the desired
 // entries and saved (SaveToImage under the same ID); then, only if the destination is not already right, the list is
 // pushed (children by digest, the list under every tag) or just its tags are moved, and the push is recorded.
 
-export type Outcome = 'in-sync' | 'pushed' | 'tags-moved';
+export type Outcome = 'in-sync' | 'pushed' | 'tags-moved' | 'signed';
 
 export interface ApplyResult {
   name: string;
@@ -34,14 +35,36 @@ export interface ApplyOptions {
   now?: () => Date;
 }
 
+export { signersFor } from './signing.js';
+
+/** The list's items as they are before an apply, so that a failed apply can put them back. */
+async function snapshot(store: Store, name: string): Promise<{ id: string; items: Record<string, Buffer> } | undefined> {
+  const id = await store.resolve(name);
+  if (!id) return undefined;
+  const items: Record<string, Buffer> = {};
+  for (const item of [MANIFEST_ITEM, INSTANCES_ITEM, HISTORY_ITEM]) {
+    const b = await store.readItem(id, item);
+    if (b) items[item] = b;
+  }
+  return { id, items };
+}
+
 export async function applyPlan(p: Plan, store: Store, opts: ApplyOptions = {}): Promise<ApplyResult> {
   const spec = p.spec;
   const instances = p.desired.entries.length;
-  if (p.inSync && p.expected) return { name: spec.name, outcome: 'in-sync', digest: p.expected.digest, bytesCopied: 0, instances };
+  if (p.inSync && p.expected && !p.adopted) return { name: spec.name, outcome: 'in-sync', digest: p.expected.digest, bytesCopied: 0, instances };
+  if (instances === 0) throw new PlaitError(ErrorCodes.E_INVALID, `${spec.origin}: the desired list has no instances; nothing was pushed`);
 
-  if (!(await store.resolve(spec.name))) {
+  // Keys are read and decrypted before the store is touched: a wrong passphrase changes nothing anywhere.
+  const signers = await signersFor(spec);
+  for (const s of signers) await s.prepare();
+
+  const before = await snapshot(store, spec.name);
+  let created = false;
+  if (!before) {
     try {
       await createList(store, spec.name);
+      created = true;
     } catch (e) {
       // Another apply of the same spec created it meanwhile: carry on with that one.
       if (!(e instanceof PlaitError && e.code === ErrorCodes.E_CONFLICT)) throw e;
@@ -49,74 +72,86 @@ export async function applyPlan(p: Plan, store: Store, opts: ApplyOptions = {}):
   }
   const rec = await store.getRecord(spec.name);
   return store.withListLock(rec.id, async () => {
-    const { id, list } = await List.loadFromImage(store, rec.id);
-    rebuild(list, p.desired, spec);
-    const before = await store.readItem(id, 'manifest');
-    const bytes = list.serialize();
-    if (!before || !bytes.equals(before)) await list.saveToImage(store, id, [], '');
-    const fingerprint = await fingerprintOf(spec, bytes);
-    const history = await readHistory(store, id);
-    const expected = [...history].reverse().find((h) => h.fingerprint === fingerprint && h.destination === spec.destination.image);
-
-    if (expected) {
-      // The right list was pushed before; only tags that point elsewhere (or nowhere) move.
-      let moved = false;
-      for (const t of p.tags) {
-        if (t.current === expected.digest) continue;
-        await openImage(t.ref, spec.transport).putManifest(Buffer.from(expected.bytes, 'base64'), expected.mediaType, t.tag);
-        moved = true;
-      }
-      return { name: spec.name, outcome: moved ? 'tags-moved' : 'in-sync', digest: expected.digest, bytesCopied: 0, instances };
+    try {
+      return await applyLocked(p, store, rec.id, signers, opts);
+    } catch (e) {
+      // A failed apply leaves the store as it was: a list this apply created goes, an existing one gets its items back.
+      if (created) await store.deleteRecord(rec.id).catch(() => undefined);
+      else if (before && before.id === rec.id) await store.writeItems(rec.id, before.items).catch(() => undefined);
+      throw e;
     }
-
-    const [firstTag, ...moreTags] = spec.destination.tags;
-    const dest = openImage(destinationRef(spec.destination.image, firstTag!), spec.transport);
-    const variants = spec.compression?.variants ?? [];
-    // force: the first variant becomes the regular instances' own compression (ForceCompressionFormat); the rest
-    // are added as clones.
-    const force = spec.compression?.force === true && variants.length > 0;
-    const result = await push(store, list, dest, {
-      selection: 'all',
-      ...(spec.format === 'docker' ? { manifestType: 'v2s2' } : { listType: OCI_INDEX }),
-      tags: [firstTag!, ...moreTags],
-      transport: spec.transport,
-      jobs: opts.jobs ?? 4,
-      onProgress: opts.onProgress,
-      addCompression: force ? variants.slice(1) : variants,
-      ...(force && { forceCompressionFormat: true, compressionFormat: variants[0] }),
-      ...(spec.compression?.level !== undefined && { compressionLevel: spec.compression.level }),
-      cacheStore: store,
-      signers: await signersFor(spec),
-      ...(spec.signatures?.identity && { identities: spec.destination.tags.map((t) => `${spec.signatures!.identity!}:${t}`) }),
-    });
-    const entry: HistoryEntry = {
-      digest: result.digest,
-      mediaType: spec.format === 'docker' ? DOCKER_LIST : result.mediaType,
-      pushedAt: (opts.now?.() ?? new Date()).toISOString(),
-      fingerprint,
-      destination: spec.destination.image,
-      tags: spec.destination.tags,
-      bytes: result.bytes.toString('base64'),
-    };
-    await appendHistory(store, id, entry, spec.historyLimit);
-    return { name: spec.name, outcome: 'pushed', digest: result.digest, bytesCopied: result.bytesCopied, instances };
   }, { label: spec.name });
 }
 
-/** The spec's signers, with passphrases read now (and never printed). */
-export async function signersFor(spec: Plan['spec']): Promise<Signer[]> {
-  const out: Signer[] = [];
-  if (!spec.signatures || (spec.signatures.sigstore.length === 0 && spec.signatures.gpg.length === 0)) return out;
-  const { sigstoreSigner, gpgSigner, passphraseFrom } = await import('../core/sign/index.js');
-  for (const [i, s] of (spec.signatures?.sigstore ?? []).entries()) {
-    if (!s.privateKey.file) throw new PlaitError(ErrorCodes.E_SIGN, `${spec.origin}: spec.signatures.sigstore[${i}].privateKey: the CLI needs a file`);
-    out.push(sigstoreSigner({ keyFile: s.privateKey.file, passphrase: await passphraseFrom(s.passphrase, `${spec.origin}: spec.signatures.sigstore[${i}].passphrase`) }));
+async function applyLocked(p: Plan, store: Store, recId: string, signers: Signer[], opts: ApplyOptions): Promise<ApplyResult> {
+  const spec = p.spec;
+  const instances = p.desired.entries.length;
+  const { id, list } = await List.loadFromImage(store, recId);
+  rebuild(list, p.desired, spec);
+  const before = await store.readItem(id, 'manifest');
+  const bytes = list.serialize();
+  if (!before || !bytes.equals(before)) await list.saveToImage(store, id, [], '');
+  const fingerprint = await fingerprintOf(spec, bytes);
+  const history = await readHistory(store, id);
+  let expected = [...history].reverse().find((h) => h.fingerprint === fingerprint && h.destination === spec.destination.image);
+  let record = false;
+  if (!expected && p.adopted && p.expected && p.fingerprint === fingerprint) {
+    // The destination already serves this list (found by the plan): it is recorded, not pushed again.
+    expected = p.expected;
+    record = true;
   }
-  for (const [i, g] of (spec.signatures?.gpg ?? []).entries()) {
-    if (!g.key.file) throw new PlaitError(ErrorCodes.E_SIGN, `${spec.origin}: spec.signatures.gpg[${i}].key: the CLI needs a file`);
-    out.push(gpgSigner({ keyFile: g.key.file, passphrase: await passphraseFrom(g.passphrase, `${spec.origin}: spec.signatures.gpg[${i}].passphrase`), ...(g.lookaside && { lookaside: g.lookaside }) }));
+
+  if (expected) {
+    // The right list was pushed before; only tags that point elsewhere (or nowhere) move, and only tags without
+    // their signatures are signed.
+    const listBytes = Buffer.from(expected.bytes, 'base64');
+    const moved: string[] = [];
+    for (const t of p.tags) {
+      if (t.current === expected.digest) continue;
+      await openImage(t.ref, spec.transport).putManifest(listBytes, expected.mediaType, t.tag);
+      moved.push(t.tag);
+    }
+    const toSign = signers.length > 0 ? [...new Set([...moved, ...p.unsigned])] : [];
+    if (toSign.length > 0) await signTags(spec, signers, toSign, listBytes, expected.digest);
+    if (record || moved.length > 0 || toSign.length > 0) {
+      // The tags now served (and signed) are recorded, so the next plan needs no reads to know it.
+      await appendHistory(store, id, { ...expected, fingerprint, tags: [...spec.destination.tags], pushedAt: (opts.now?.() ?? new Date()).toISOString() }, spec.historyLimit);
+    }
+    const outcome: Outcome = moved.length > 0 ? 'tags-moved' : toSign.length > 0 ? 'signed' : 'in-sync';
+    return { name: spec.name, outcome, digest: expected.digest, bytesCopied: 0, instances };
   }
-  return out;
+
+  const [firstTag, ...moreTags] = spec.destination.tags;
+  const dest = openImage(destinationRef(spec.destination.image, firstTag!), spec.transport);
+  const variants = spec.compression?.variants ?? [];
+  // force: the first variant becomes the regular instances' own compression (ForceCompressionFormat); the rest
+  // are added as clones.
+  const force = spec.compression?.force === true && variants.length > 0;
+  const result = await push(store, list, dest, {
+    selection: 'all',
+    ...(spec.format === 'docker' ? { manifestType: 'v2s2' } : { listType: OCI_INDEX }),
+    tags: [firstTag!, ...moreTags],
+    transport: spec.transport,
+    jobs: opts.jobs ?? 4,
+    onProgress: opts.onProgress,
+    addCompression: force ? variants.slice(1) : variants,
+    ...(force && { forceCompressionFormat: true, compressionFormat: variants[0] }),
+    ...(spec.compression?.level !== undefined && { compressionLevel: spec.compression.level }),
+    cacheStore: store,
+    signers,
+    ...(signers.length > 0 && { identities: spec.destination.tags.map((t) => identityFor(spec, t)) }),
+  });
+  const entry: HistoryEntry = {
+    digest: result.digest,
+    mediaType: spec.format === 'docker' ? DOCKER_LIST : result.mediaType,
+    pushedAt: (opts.now?.() ?? new Date()).toISOString(),
+    fingerprint,
+    destination: spec.destination.image,
+    tags: spec.destination.tags,
+    bytes: result.bytes.toString('base64'),
+  };
+  await appendHistory(store, id, entry, spec.historyLimit);
+  return { name: spec.name, outcome: 'pushed', digest: result.digest, bytesCopied: result.bytesCopied, instances };
 }
 
 /** Re-point every destination tag at an earlier push that still exists there (default: the one before the last). */

@@ -15,6 +15,10 @@ import type { ResolveMemo } from './sources.js';
 import { readHistory } from './history.js';
 import type { HistoryEntry } from './history.js';
 import type { ReconcileSpec } from './model.js';
+import { destinationRef } from './paths.js';
+import { adoptDestination, notAdoptable } from './adopt.js';
+import { signersFor, signs, unsignedTags } from './signing.js';
+import { variantsLacking } from './variants-needed.js';
 
 // Plan = desired (from the sources) against the stored list (what plait last saved) and against what each
 // destination tag points at. The list is rebuilt through the core on a copy — upsert by platform, prune, entry and
@@ -46,17 +50,18 @@ export interface Plan {
   newBytes: Buffer;
   listChanged: boolean;
   fingerprint: string;
-  /** What every tag should point at, when a past push with this fingerprint says so. */
+  /** What every tag should point at, when a past push with this fingerprint says so (or the destination does). */
   expected?: HistoryEntry;
+  /** `expected` was found at the destination, not in the push history (a fresh store): apply records it. */
+  adopted: boolean;
+  /** Tags whose signatures are missing for the expected list (they are signed without pushing anything). */
+  unsigned: string[];
   tags: TagState[];
   actions: Action[];
   inSync: boolean;
 }
 
-export function destinationRef(image: string, tag: string): string {
-  if (image.startsWith('oci:')) return `${image}:${tag}`;
-  return `${image.startsWith('docker://') ? '' : 'docker://'}${image}:${tag}`;
-}
+export { destinationRef } from './paths.js';
 
 function toEntry(e: DesiredEntry): Entry {
   return {
@@ -156,7 +161,7 @@ export async function plan(spec: ReconcileSpec, store: Store, memo?: ResolveMemo
   const newBytes = list.serialize();
   const listChanged = !storedBytes || !newBytes.equals(storedBytes);
   const fingerprint = await fingerprintOf(spec, newBytes);
-  const expected = [...history].reverse().find((h) => h.fingerprint === fingerprint && h.destination === spec.destination.image);
+  const historyMatch = [...history].reverse().find((h) => h.fingerprint === fingerprint && h.destination === spec.destination.image);
 
   const tags: TagState[] = await Promise.all(spec.destination.tags.map(async (tag) => {
     const ref = destinationRef(spec.destination.image, tag);
@@ -164,11 +169,52 @@ export async function plan(spec: ReconcileSpec, store: Store, memo?: ResolveMemo
     return { tag, ref, ...(r && { current: r.digest }) };
   }));
 
-  const actions: Action[] = [];
-  if (!listId) actions.push({ kind: 'create-list', target: spec.name, detail: 'in the store' });
-  actions.push(...diffActions(storedBytes, newBytes));
+  let expected = historyMatch;
+  let adopted = false;
   if (!expected) {
-    for (const v of spec.compression?.variants ?? []) actions.push({ kind: 'add-variant', target: v, detail: 'for every platform lacking it' });
+    // No push history for this exact list: the destination may already serve it (a fresh store). Ask it.
+    let found: Awaited<ReturnType<typeof adoptDestination>>;
+    try {
+      found = await adoptDestination(spec, store, newBytes, tags);
+    } catch (e) {
+      if (!notAdoptable(e)) throw e;
+    }
+    if (found) {
+      adopted = true;
+      expected = {
+        digest: found.digest, mediaType: found.mediaType, bytes: found.bytes.toString('base64'), fingerprint,
+        destination: spec.destination.image, tags: tags.filter((t) => t.current === found.digest).map((t) => t.tag), pushedAt: '',
+      };
+    }
+  }
+
+  // Signatures: a tag the recorded push signed is taken as signed (no reads on a no-op); a tag it did not sign, or
+  // any tag of an adopted list, is checked at the destination.
+  let unsigned: string[] = [];
+  if (expected && signs(spec)) {
+    const toCheck = adopted ? spec.destination.tags : spec.destination.tags.filter((t) => !expected.tags.includes(t));
+    if (toCheck.length > 0) {
+      const signers = await signersFor(spec);
+      for (const s of signers) await s.prepare();
+      const bytes = Buffer.from(expected.bytes, 'base64');
+      // A tag about to move is signed by the move; one that already points at the list may have its signatures.
+      const present = toCheck.filter((t) => tags.find((x) => x.tag === t)?.current === expected.digest);
+      const missing = await unsignedTags(spec, signers, present, bytes, expected.digest);
+      unsigned = toCheck.filter((t) => !present.includes(t) || missing.includes(t));
+    }
+  }
+
+  const actions: Action[] = [];
+  // An adopted list needs no change anywhere but in the local cache, which apply fills without being asked.
+  if (!adopted) {
+    if (!listId) actions.push({ kind: 'create-list', target: spec.name, detail: 'in the store' });
+    actions.push(...diffActions(storedBytes, newBytes));
+  }
+  if (!expected) {
+    for (const v of spec.compression?.variants ?? []) {
+      const lacking = await variantsLacking(store, newBytes, v, spec.compression?.level);
+      if (lacking.length > 0) actions.push({ kind: 'add-variant', target: v, detail: `for ${lacking.join(', ')}` });
+    }
     actions.push({ kind: 'push-list', target: spec.destination.image, detail: `tags ${spec.destination.tags.join(', ')}` });
     for (const s of spec.signatures?.sigstore ?? []) actions.push({ kind: 'sign', target: 'sigstore', detail: s.privateKey.file ?? 'key' });
     for (const g of spec.signatures?.gpg ?? []) actions.push({ kind: 'sign', target: 'gpg', detail: g.key.file ?? 'key' });
@@ -176,9 +222,13 @@ export async function plan(spec: ReconcileSpec, store: Store, memo?: ResolveMemo
     for (const t of tags) {
       if (t.current !== expected.digest) actions.push({ kind: 'move-tag', target: t.tag, detail: `${t.current ?? 'absent'} → ${expected.digest}` });
     }
+    for (const t of unsigned) {
+      const kinds = [...(spec.signatures?.sigstore.length ? ['sigstore'] : []), ...(spec.signatures?.gpg.length ? ['gpg'] : [])].join(', ');
+      actions.push({ kind: 'sign', target: t, detail: `${kinds} for every manifest of ${expected.digest}` });
+    }
   }
   return {
-    spec, listId, desired, storedBytes, newBytes, listChanged, fingerprint, expected, tags, actions,
-    inSync: !listChanged && expected !== undefined && tags.every((t) => t.current === expected.digest),
+    spec, listId, desired, storedBytes, newBytes, listChanged, fingerprint, expected, adopted, unsigned, tags, actions,
+    inSync: (!listChanged || adopted) && expected !== undefined && unsigned.length === 0 && tags.every((t) => t.current === expected.digest),
   };
 }

@@ -7,11 +7,11 @@ import { parseDigest } from '../../oci/digest.js';
 import { parseReference } from '../../oci/reference.js';
 import { VERSION } from '../../version.js';
 import { readCosignPrivateKey } from './cosign-key.js';
-import { checkLookasideWritable, lookasideBaseDir, readGpgPrivateKey, signToLookaside } from './gpg.js';
-import { signingIdentity } from './payload.js';
+import { checkLookasideWritable, lookasideBaseDir, readGpgPrivateKey, readLookasideSignatures, signToLookaside, verifyGpgSignature } from './gpg.js';
+import { SIMPLE_SIGNING_PAYLOAD_TYPE, parseSignaturePayload, signingIdentity } from './payload.js';
 import { builtinLookaside, loadRegistriesD, signatureStorageFor } from './registries-d.js';
 import type { RegistriesD } from './registries-d.js';
-import { signSigstoreAttachment } from './sigstore.js';
+import { signSigstoreAttachment, verifySigstoreAttachment } from './sigstore.js';
 import type { AttachmentImage, SignOutcome } from './sigstore.js';
 
 // What a push calls, once per manifest it wrote (every instance, every compression variant, the list itself —
@@ -40,6 +40,8 @@ export interface Signer {
   prepare(identities?: readonly string[]): Promise<void>;
   /** Sign `digest` (a manifest written to `img`'s repository) under `identity` (the destination host/repo:tag). */
   sign(img: AttachmentImage, digest: string, identity: string): Promise<SignResult>;
+  /** Whether a signature by this key for `digest` and `identity` is already stored (and verifies); writes nothing. */
+  has(img: AttachmentImage, digest: string, identity: string): Promise<boolean>;
 }
 
 export interface SigstoreSignerOptions {
@@ -106,6 +108,10 @@ export function sigstoreSigner(opts: SigstoreSignerOptions): Signer {
       const outcome = await signSigstoreAttachment(img, d, id, key!, { creator: SIGSTORE_CREATOR });
       return { kind: 'sigstore', digest: d, identity: id, outcome, location: `${img.name} ${d.replace(':', '-')}.sig` };
     },
+    async has(img, digest, identity) {
+      await load();
+      return (await verifySigstoreAttachment(img, parseDigest(digest), createPublicKey(key!), signingIdentity(identity))) !== undefined;
+    },
   };
 }
 
@@ -149,6 +155,24 @@ export function gpgSigner(opts: GpgSignerOptions): Signer {
       const repo = img.location.transport === 'docker' ? img.location.repository : repositoryOf(id);
       const outcome = await signToLookaside(key!, base, repo, d, id, { creator: GPG_CREATOR });
       return { kind: 'gpg', digest: d, identity: id, outcome, location: `${base} ${repo}@${d.replace(':', '=')}` };
+    },
+    async has(img, digest, identity) {
+      await load();
+      const id = signingIdentity(identity);
+      const d = parseDigest(digest);
+      const repo = img.location.transport === 'docker' ? img.location.repository : repositoryOf(id);
+      const pub = key!.toPublic();
+      for (const blob of await readLookasideSignatures(writeBase(id), repo, d)) {
+        const payload = await verifyGpgSignature(blob, pub);
+        if (!payload) continue;
+        try {
+          const p = parseSignaturePayload(payload, SIMPLE_SIGNING_PAYLOAD_TYPE);
+          if (p.digest === d && p.identity === id) return true;
+        } catch {
+          // a verified but unusable payload does not count
+        }
+      }
+      return false;
     },
   };
 }

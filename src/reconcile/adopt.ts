@@ -1,0 +1,166 @@
+import { PlaitError, ErrorCodes } from '../errors.js';
+import type { Digest } from '../oci/digest.js';
+import { digestOf } from '../oci/digest.js';
+import { serializeOCIIndex } from '../oci/gojson.js';
+import { parseManifest, parseManifestList } from '../oci/manifest.js';
+import { DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_LAYER_GZIP, OCI_LAYER_ZSTD, OCI_MANIFEST } from '../oci/mediatype.js';
+import type { Descriptor, ImageIndex } from '../oci/types.js';
+import { openImage } from '../transports/index.js';
+import type { ImageSource } from '../transports/index.js';
+import { hostPlatform } from '../transports/host.js';
+import { readSmall } from '../transports/registry/image.js';
+import { convertList } from '../core/copy/convert.js';
+import type { Store } from '../core/store/index.js';
+import type { ReconcileSpec } from './model.js';
+
+// The store is a cache; the registry is the truth. When no push history says what the destination should hold (a
+// fresh --store on a new CI runner), the destination itself is asked: if a tag already serves exactly the list a
+// push would write, that list is adopted instead of pushed again. For a plain list the bytes a push writes are known
+// without any read (the rebuilt list, converted as the push converts it); a list with compression variants needs its
+// clones, whose digests only the store's variant cache knew — so the destination's list is fetched and each clone in
+// it accepted only when it is a valid variant of its source instance (same diff_ids, every layer in the variant's
+// media type, the zstd mark where it belongs), and then remembered in the variant cache for the pushes to come.
+
+export interface Adopted {
+  digest: Digest;
+  mediaType: string;
+  bytes: Buffer;
+}
+
+interface TagLike { current?: Digest }
+
+/**
+ * The bytes a push of `listBytes` would write when no instance is rewritten, or undefined when instances would be
+ * (format docker with OCI instances, forced compression): then only a push can tell.
+ */
+export function predictedListBytes(spec: ReconcileSpec, listBytes: Buffer): { bytes: Buffer; mediaType: string } | undefined {
+  if (spec.compression?.force === true) return undefined;
+  const { mediaType: storedType, index } = parseManifestList(listBytes);
+  const listType = spec.format === 'docker' ? DOCKER_LIST : OCI_INDEX;
+  if (spec.format === 'docker' && (index.manifests ?? []).some((d) => d.mediaType !== DOCKER_MANIFEST)) return undefined;
+  // As the push does: the stored bytes themselves unless the conversion changes something.
+  const runtime = { os: hostPlatform().choice.os, architecture: hostPlatform().choice.architecture };
+  const edited = convertList(index, storedType, listType, runtime);
+  const original = convertList(index, storedType, storedType, runtime);
+  const bytes = listType === storedType && edited.equals(original) ? listBytes : edited;
+  return { bytes, mediaType: listType };
+}
+
+/** What a destination tag already serves that a push of `listBytes` would write, or undefined. */
+export async function adoptDestination(spec: ReconcileSpec, store: Store, listBytes: Buffer, tags: Array<TagLike & { ref: string }>): Promise<Adopted | undefined> {
+  const predicted = predictedListBytes(spec, listBytes);
+  if (!predicted) return undefined;
+  const variants = spec.compression?.variants ?? [];
+  if (variants.length === 0) {
+    const digest = digestOf(predicted.bytes);
+    return tags.some((t) => t.current === digest) ? { digest, mediaType: predicted.mediaType, bytes: predicted.bytes } : undefined;
+  }
+  // With variants: every distinct list the tags serve is a candidate (usually one GET).
+  const seen = new Set<string>();
+  for (const t of tags) {
+    if (!t.current || seen.has(t.current)) continue;
+    seen.add(t.current);
+    const img = openImage(t.ref, spec.transport);
+    const got = await img.getManifest(t.current);
+    if (got.digest !== t.current) continue;
+    const ok = await acceptVariants(spec, store, img, predicted.bytes, got.bytes);
+    if (ok) return { digest: t.current, mediaType: OCI_INDEX, bytes: got.bytes };
+  }
+  return undefined;
+}
+
+interface ImageFacts { manifest: Buffer; layers: Descriptor[]; config: Descriptor; mediaType: string }
+
+async function imageAt(img: ImageSource, digest: Digest): Promise<ImageFacts | undefined> {
+  const m = await img.getManifest(digest);
+  if (m.digest !== digest) return undefined;
+  const parsed = parseManifest(m.bytes, m.mediaType);
+  if (parsed.kind !== 'image') return undefined;
+  return { manifest: m.bytes, layers: parsed.manifest.layers, config: parsed.manifest.config, mediaType: parsed.mediaType };
+}
+
+async function diffIds(img: ImageSource, config: Descriptor): Promise<string[] | undefined> {
+  const raw = await readSmall(await img.getBlob({ digest: config.digest, size: config.size }));
+  try {
+    const c = JSON.parse(raw.toString('utf8')) as { rootfs?: { diff_ids?: unknown } };
+    const ids = c.rootfs?.diff_ids;
+    return Array.isArray(ids) && ids.every((x): x is string => typeof x === 'string') ? ids : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether `destBytes` is `regularBytes` with exactly the clones a push would add, each a valid variant of its source
+ * instance; when it is, the clones are recorded in the store's variant cache so later pushes reuse them.
+ */
+async function acceptVariants(spec: ReconcileSpec, store: Store, dest: ImageSource, regularBytes: Buffer, destBytes: Buffer): Promise<boolean> {
+  const { makeVariantPlan, seedVariant } = await variantTools();
+  let destIndex: ImageIndex;
+  try {
+    ({ index: destIndex } = parseManifestList(destBytes));
+  } catch {
+    return false;
+  }
+  const { mediaType, index } = parseManifestList(regularBytes);
+  const plan = makeVariantPlan(index, spec.compression?.variants ?? [], mediaType);
+  const regular = new Set((index.manifests ?? []).map((d) => d.digest as string));
+  const extra = (destIndex.manifests ?? []).filter((d) => !regular.has(d.digest));
+  if (extra.length !== plan.length) return false;
+  const samePlatform = (a: Descriptor, b: Descriptor) => JSON.stringify(a.platform ?? null) === JSON.stringify(b.platform ?? null)
+    || (a.platform !== undefined && b.platform !== undefined && a.platform.os === b.platform.os && a.platform.architecture === b.platform.architecture
+      && (a.platform.variant ?? '') === (b.platform.variant ?? '') && (a.platform['os.version'] ?? '') === (b.platform['os.version'] ?? ''));
+  const used = new Set<string>();
+  const clones: Array<{ source: Descriptor; algorithm: 'gzip' | 'zstd'; digest: Digest; size: number; facts: ImageFacts; diffIds: string[]; sourceFacts: ImageFacts }> = [];
+  for (const p of plan) {
+    const zstd = p.algorithm === 'zstd';
+    const d = extra.find((e) => !used.has(e.digest) && samePlatform(e, p.source) && (e.annotations?.['io.github.containers.compression.zstd'] === 'true') === zstd);
+    if (!d || d.mediaType !== OCI_MANIFEST) return false;
+    used.add(d.digest);
+    const facts = await imageAt(dest, d.digest);
+    const sourceFacts = await imageAt(dest, p.source.digest);
+    if (!facts || !sourceFacts || facts.manifest.length !== d.size) return false;
+    const layerType = zstd ? OCI_LAYER_ZSTD : OCI_LAYER_GZIP;
+    if (facts.layers.length !== sourceFacts.layers.length || !facts.layers.every((l) => l.mediaType === layerType)) return false;
+    const [ids, sourceIds] = await Promise.all([diffIds(dest, facts.config), diffIds(dest, sourceFacts.config)]);
+    if (!ids || !sourceIds || ids.length !== facts.layers.length || JSON.stringify(ids) !== JSON.stringify(sourceIds)) return false;
+    clones.push({ source: p.source, algorithm: p.algorithm, digest: d.digest, size: d.size, facts, diffIds: ids, sourceFacts });
+  }
+  // The exact bytes a push with these clones would write: anything else (order, annotations) is drift.
+  const { applyVariantsToIndex } = await import('../core/compression/variants.js');
+  const expected = serializeOCIIndex(applyVariantsToIndex(index, clones.map((c) => ({ source: c.source, algorithm: c.algorithm, digest: c.digest, size: c.size }))));
+  if (!expected.equals(destBytes)) return false;
+  for (const c of clones) {
+    await seedVariant(store, c.algorithm, spec.compression?.level, {
+      source: c.source.digest, manifest: c.facts.manifest, digest: c.digest,
+      layers: c.facts.layers.map((l, i) => ({ source: c.sourceFacts.layers[i]!, variant: l, diffId: c.diffIds[i]! })),
+      location: dest.location,
+    });
+  }
+  return true;
+}
+
+async function variantTools() {
+  const { planVariants } = await import('../core/compression/variants.js');
+  const { VariantCache, variantKey } = await import('../core/compression/cache.js');
+  return {
+    makeVariantPlan: (index: ImageIndex, algorithms: readonly string[], mediaType: string) => planVariants(index, algorithms, { mediaType }),
+    seedVariant: async (store: Store, algorithm: 'gzip' | 'zstd', level: number | undefined, v: {
+      source: Digest; manifest: Buffer; digest: Digest; location: ImageSource['location'];
+      layers: Array<{ source: Descriptor; variant: Descriptor; diffId: string }>;
+    }): Promise<void> => {
+      const cache = new VariantCache(store);
+      const key = variantKey(algorithm, level);
+      for (const l of v.layers) {
+        if (l.source.digest === l.variant.digest) continue;
+        await cache.putBlob(l.source.digest, key, { digest: l.variant.digest, size: l.variant.size, mediaType: l.variant.mediaType, diffId: l.diffId as Digest }, v.location);
+      }
+      await cache.putManifest(v.source, key, { digest: v.digest, size: v.manifest.length, bytes: v.manifest.toString('base64') });
+    },
+  };
+}
+
+/** A tag whose list cannot be read is simply not adopted; any other failure is real. */
+export function notAdoptable(e: unknown): boolean {
+  return e instanceof PlaitError && (e.code === ErrorCodes.E_MANIFEST_UNKNOWN || e.code === ErrorCodes.E_NOT_FOUND || e.code === ErrorCodes.E_MANIFEST_INVALID || e.code === ErrorCodes.E_UNSUPPORTED);
+}
