@@ -1,5 +1,6 @@
 import { appendFile } from 'node:fs/promises';
 import { stringify } from 'yaml';
+import { formatPlatform } from '../oci/platform.js';
 import type { SpecOutcome, ReconcileEvent } from '../reconcile/run.js';
 
 // How reconcile results reach people and machines: a table (or JSON/YAML) on stdout, live progress on a TTY (plain
@@ -30,7 +31,7 @@ export function outcomeDoc(o: SpecOutcome): Record<string, unknown> {
       actions: o.plan.actions,
       tags: o.plan.tags.map((t) => ({ tag: t.tag, current: t.current ?? null })),
       expected: o.plan.expected?.digest ?? null,
-      instances: o.plan.desired.entries.map((e) => ({ digest: e.digest, platform: e.key, source: e.source })),
+      instances: o.plan.desired.entries.map((e) => ({ digest: e.digest, platform: formatPlatform(e.platform, { osVersion: true }), source: e.source })),
     }),
     ...(o.result && { digest: o.result.digest, bytesCopied: o.result.bytesCopied }),
     ms: o.ms,
@@ -56,7 +57,7 @@ export function render(outcomes: SpecOutcome[], format: OutputFormat): string {
 
 export function summaryLine(outcomes: SpecOutcome[]): string {
   const count = (s: string) => outcomes.filter((o) => status(o) === s).length;
-  const parts = [['pushed', count('pushed')], ['tags moved', count('tags-moved')], ['in sync', count('in-sync')], ['drift', count('drift')], ['failed', count('failed')]]
+  const parts = [['pushed', count('pushed')], ['tags moved', count('tags-moved')], ['signed', count('signed')], ['in sync', count('in-sync')], ['drift', count('drift')], ['failed', count('failed')]]
     .filter(([, n]) => (n as number) > 0).map(([k, n]) => `${n as number} ${k as string}`);
   return `${outcomes.length} spec${outcomes.length === 1 ? '' : 's'}: ${parts.join(', ') || 'nothing to do'}`;
 }
@@ -72,6 +73,36 @@ export async function appendStepSummary(outcomes: SpecOutcome[], title: string):
     lines.push(`| ${esc(o.name)} | ${status(o)} | \`${digest}\` | ${actions} |`);
   }
   await appendFile(file, lines.join('\n') + '\n\n');
+}
+
+/** The JSON document `-o json` prints on stdout when a command fails as a whole (the one line still goes to stderr). */
+export function jsonError(code: string, message: string, extra: Record<string, unknown> = {}): string {
+  return JSON.stringify({ error: { code, message, ...extra } }, null, 2) + '\n';
+}
+
+/** The -o value of a command's argv, read before flag parsing so that even a flag error can be answered in JSON. */
+export function wantsJson(args: readonly string[]): boolean {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--') break;
+    if ((a === '-o' || a === '--output') && args[i + 1] === 'json') return true;
+    if (a === '-ojson' || a === '--output=json' || a === '-o=json') return true;
+  }
+  return false;
+}
+
+/** Run a command; with -o json, a failure also prints {"error":{code,message}} on stdout. */
+export async function withJsonErrors(args: readonly string[], fn: () => Promise<number>): Promise<number> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (!wantsJson(args)) throw e;
+    const { asPlaitError } = await import('../errors.js');
+    const err = asPlaitError(e);
+    process.stdout.write(jsonError(err.code, err.message));
+    process.stderr.write(`plait: ${err.message}\n`);
+    return 1;
+  }
 }
 
 /** A progress reporter: live lines on a TTY, plain lines otherwise, JSON lines for --log-format json. */

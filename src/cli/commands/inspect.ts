@@ -10,6 +10,7 @@ import { readSmall } from '../../transports/registry/image.js';
 import { parseFlags, REGISTRY_FLAGS, transportOptions, str } from '../flags.js';
 import type { Parsed } from '../flags.js';
 import type { Command } from '../run.js';
+import { withJsonErrors } from '../output.js';
 
 const HELP = `Usage: plait inspect [flags] IMAGE
 
@@ -18,36 +19,43 @@ Print an image or a list from docker:// (the default) or oci:DIR[:REF].
 Flags:
   --raw                     print the manifest bytes exactly as stored (their sha256 is the digest)
   --config                  print the image's config (for a list: the instance chosen for the platform)
-  --override-os OS, --override-arch ARCH, --override-variant V   choose that platform's instance of a list
+  --override-os OS, --override-arch ARCH, --override-variant V   of a list, show that platform's instance (with
+                            --config: its config) instead of the list
+  -o, --output json         the output is JSON (the default and only format; with json an error is a JSON object too)
   --tls-verify=false, --plain-http, --cert-dir DIR, --authfile FILE, --creds USER:PASS
 `;
 
 export const inspect: Command = {
   name: 'inspect',
   summary: 'print an image or list',
-  async run(args) {
-    const { values, positionals } = parseFlags('inspect', args, {
-      ...REGISTRY_FLAGS,
-      raw: { type: 'boolean' },
-      config: { type: 'boolean' },
-      'override-os': { type: 'string' },
-      'override-arch': { type: 'string' },
-      'override-variant': { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    });
-    if (values.help) {
-      process.stdout.write(HELP);
-      return 0;
-    }
-    if (positionals.length !== 1) throw new PlaitError(ErrorCodes.E_INVALID, 'inspect: exactly one IMAGE argument is needed');
-    const img = openImage(positionals[0]!, transportOptions(values));
-    try {
-      return await show(img, values);
-    } finally {
-      await closeAllClients();
-    }
-  },
+  run: (args) => withJsonErrors(args, () => runInspect(args)),
 };
+
+async function runInspect(args: string[]): Promise<number> {
+  const { values, positionals } = parseFlags('inspect', args, {
+    ...REGISTRY_FLAGS,
+    raw: { type: 'boolean' },
+    config: { type: 'boolean' },
+    'override-os': { type: 'string' },
+    'override-arch': { type: 'string' },
+    'override-variant': { type: 'string' },
+    output: { type: 'string', short: 'o', help: 'output format: json (the only one; errors become a JSON object too)', arg: 'FORMAT' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  const format = str(values.output) ?? 'json';
+  if (format !== 'json') throw new PlaitError(ErrorCodes.E_INVALID, `inspect: -o takes json, not ${JSON.stringify(format)}`);
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  if (positionals.length !== 1) throw new PlaitError(ErrorCodes.E_INVALID, 'inspect: exactly one IMAGE argument is needed');
+  const img = openImage(positionals[0]!, transportOptions(values));
+  try {
+    return await show(img, values);
+  } finally {
+    await closeAllClients();
+  }
+}
 
 async function show(img: ImageSource, values: Parsed['values']): Promise<number> {
   const top = await img.getManifest();
@@ -56,6 +64,19 @@ async function show(img: ImageSource, values: Parsed['values']): Promise<number>
     return 0;
   }
   const parsed = parseManifest(top.bytes, top.mediaType);
+  const overridden = ['override-os', 'override-arch', 'override-variant'].some((k) => str(values[k]) !== undefined);
+  if (!values.config && overridden && parsed.kind === 'index') {
+    // As skopeo inspect does: an override picks the platform's instance of a list, and that image is shown.
+    const { choice, opts } = platformChoice({ os: str(values['override-os']), arch: str(values['override-arch']), variant: str(values['override-variant']) });
+    const chosen = chooseInstance(parsed.mediaType, parsed.index, choice, opts);
+    const child = await img.getManifest(chosen.digest);
+    if (child.digest !== chosen.digest) throw new PlaitError(ErrorCodes.E_DIGEST_MISMATCH, `${img.name}: instance ${chosen.digest} read as ${child.digest}`);
+    if (values.raw) {
+      process.stdout.write(child.bytes);
+      return 0;
+    }
+    return showImage(img, child.bytes, child.mediaType, child.digest);
+  }
   if (values.config) {
     let manifest = parsed;
     if (parsed.kind === 'index') {
@@ -86,6 +107,12 @@ async function show(img: ImageSource, values: Parsed['values']): Promise<number>
     process.stdout.write(JSON.stringify(out, null, 4) + '\n');
     return 0;
   }
+  return showImage(img, top.bytes, top.mediaType, top.digest);
+}
+
+async function showImage(img: ImageSource, bytes: Buffer, mediaType: string, digest: Digest): Promise<number> {
+  const parsed = parseManifest(bytes, mediaType);
+  if (parsed.kind !== 'image') throw new PlaitError(ErrorCodes.E_UNSUPPORTED, `${img.name}: a nested list is not shown`);
   const m = parsed.manifest;
   const config = JSON.parse((await readConfig(img, m.config.digest, m.config.size)).toString()) as {
     created?: string; architecture?: string; os?: string; variant?: string; 'os.version'?: string;
@@ -93,7 +120,7 @@ async function show(img: ImageSource, values: Parsed['values']): Promise<number>
   };
   const out = {
     Name: img.name,
-    Digest: top.digest,
+    Digest: digest,
     MediaType: parsed.mediaType,
     Created: config.created,
     Architecture: config.architecture,

@@ -11,6 +11,14 @@ import { push } from '../../core/list/push.js';
 import { parseFlags, REGISTRY_FLAGS, transportOptions, str } from '../flags.js';
 import type { FlagSpec, Parsed } from '../flags.js';
 import type { Command } from '../run.js';
+import { readHistory } from '../../reconcile/history.js';
+
+/** Whether an inspect target names a registry or layout explicitly (else it can only be a local list). */
+function namesRegistry(target: string): boolean {
+  if (target.startsWith('docker://') || target.startsWith('oci:')) return true;
+  const first = target.split('/')[0]!;
+  return target.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost');
+}
 
 // `plait manifest …`: podman/buildah `manifest` on plait's own store, with their argument order and flag names.
 
@@ -25,7 +33,7 @@ Commands (podman/buildah compatible):
   push LIST DEST [--all=true|false] [--format oci|v2s2] [--digestfile F] [--rm] [--remove-signatures] [--jobs N]
        [--add-compression gzip|zstd]… [--force-compression --compression-format gzip|zstd] [--compression-level N]
        [--sign-by-sigstore-private-key FILE]… [--sign-by-gpg-key FILE]… [--sign-passphrase-file FILE] [--lookaside DIR]
-  rm LIST…
+  rm LIST… [--force]     (a list with push history from apply is only removed with --force)
   exists LIST
   ls
 
@@ -144,6 +152,9 @@ const subcommands: Record<string, (args: string[]) => Promise<number>> = {
     const id = await store.resolve(target).catch(() => undefined);
     if (id) {
       bytes = (await store.readItem(id, MANIFEST_ITEM))!;
+    } else if (!namesRegistry(target)) {
+      // A bare name is a local list: a typo must not turn into a question to a public registry.
+      throw new PlaitError(ErrorCodes.E_NOT_FOUND, `manifest inspect: no local list named ${JSON.stringify(target)} (to read a registry's, name the registry: docker://HOST/REPO:TAG)`);
     } else {
       try {
         bytes = (await openImage(target, transportOptions(values)).getManifest()).bytes;
@@ -212,14 +223,23 @@ const subcommands: Record<string, (args: string[]) => Promise<number>> = {
   },
 
   async rm(args) {
-    const { values, positionals } = parseFlags('manifest rm', args, STORE_FLAG);
+    const { values, positionals } = parseFlags('manifest rm', args, {
+      ...STORE_FLAG,
+      force: { type: 'boolean', short: 'f', help: 'also remove a list that has push history (apply\'s record of what it pushed; rollback needs it)' },
+    });
     need(positionals, 1, 'rm LIST…');
     const store = await openStore(values);
     let failed = false;
     for (const name of positionals) {
       try {
         // Only lists are removed through here, as podman's `manifest rm` refuses plain images.
-        await List.loadFromImage(store, name);
+        const { id } = await List.loadFromImage(store, name);
+        const history = await readHistory(store, id);
+        if (history.length > 0 && values.force !== true) {
+          // Like podman rmi refusing an image in use: what would be lost is said, and --force is the way through.
+          const last = history.at(-1)!;
+          throw new PlaitError(ErrorCodes.E_CONFLICT, `manifest rm: ${name} has push history (${history.length} push${history.length === 1 ? '' : 'es'}, last ${last.digest} to ${last.destination}); removing it loses what rollback needs — use --force to remove it anyway`);
+        }
         out(`Deleted: ${await store.deleteRecord(name)}`);
       } catch (e) {
         if (!isPlaitError(e)) throw e;

@@ -11,7 +11,7 @@ import { readHistory } from '../../reconcile/history.js';
 import { rollback } from '../../reconcile/apply.js';
 import { parseFlags, REGISTRY_FLAGS, transportOptions, str } from '../flags.js';
 import type { FlagSpec, Parsed } from '../flags.js';
-import { render, summaryLine, appendStepSummary, progressReporter, table } from '../output.js';
+import { render, summaryLine, appendStepSummary, progressReporter, table, jsonError, withJsonErrors } from '../output.js';
 import type { OutputFormat } from '../output.js';
 import type { Command } from '../run.js';
 
@@ -53,11 +53,12 @@ async function readStdin(): Promise<string> {
 }
 
 /** Load, validate and convert the specs; any problem → its lines on stderr and exit 1, before anything is touched. */
-export async function loadForReconcile(paths: string[], transport: TransportOptions): Promise<ReconcileSpec[] | undefined> {
+export async function loadForReconcile(paths: string[], transport: TransportOptions, opts: { json?: boolean } = {}): Promise<ReconcileSpec[] | undefined> {
   const stdin = paths.includes('-') ? await readStdin() : undefined;
   const { specs, problems } = await loadSpecs(paths, { context: 'cli', ...(stdin !== undefined && { stdin }) });
   if (problems.length > 0) {
     for (const p of problems) process.stderr.write(`${String(p)}\n`);
+    if (opts.json) process.stdout.write(jsonError(ErrorCodes.E_SPEC_INVALID, String(problems[0]), { problems: problems.map(String) }));
     return undefined;
   }
   return specs.map((s) => toReconcileSpec(s, transport));
@@ -77,7 +78,7 @@ async function reconcileCommand(name: 'apply' | 'plan', args: string[]): Promise
   const logs = logFormat(values['log-format']);
   const concurrency = positiveInt('concurrency', values.concurrency, 4);
   const jobs = positiveInt('jobs', values.jobs, 4);
-  const specs = await loadForReconcile(positionals, transportOptions(values));
+  const specs = await loadForReconcile(positionals, transportOptions(values), { json: format === 'json' });
   if (!specs) return 1;
   const store = await Store.open(resolveStoreRoot({ store: str(values.store) }));
   const dryRun = name === 'plan' || values['dry-run'] === true;
@@ -95,8 +96,8 @@ async function reconcileCommand(name: 'apply' | 'plan', args: string[]): Promise
   return 0;
 }
 
-export const apply: Command = { name: 'apply', summary: 'reconcile specs', run: (a) => reconcileCommand('apply', a) };
-export const plan: Command = { name: 'plan', summary: 'show drift', run: (a) => reconcileCommand('plan', a) };
+export const apply: Command = { name: 'apply', summary: 'reconcile specs', run: (a) => withJsonErrors(a, () => reconcileCommand('apply', a)) };
+export const plan: Command = { name: 'plan', summary: 'show drift', run: (a) => withJsonErrors(a, () => reconcileCommand('plan', a)) };
 
 async function openStore(values: Parsed['values']): Promise<Store> {
   return Store.open(resolveStoreRoot({ store: str(values.store) }));
