@@ -40,7 +40,7 @@ export interface ReconcileOutcome {
   requeueAfterMs?: number;
   /** The reconcile failed in a way a retry may fix: back off (capped by the object's retryInterval). */
   failed?: { retryCapMs: number };
-  result: 'pushed' | 'in-sync' | 'tags-moved' | 'failed' | 'stalled' | 'suspended' | 'deleted' | 'gone';
+  result: ApplyResult['outcome'] | 'failed' | 'stalled' | 'suspended' | 'deleted' | 'gone';
 }
 
 export interface ReconcilerDeps {
@@ -163,7 +163,8 @@ export class Reconciler {
       this.writeSuccess(status, o, p, result, gen, requestedAt);
       await this.patchStatus(o, status);
       if (result.outcome !== 'in-sync') {
-        await this.d.events.record(o, 'Normal', result.outcome === 'pushed' ? 'Pushed' : 'TagsMoved',
+        const reason = { pushed: 'Pushed', 'tags-moved': 'TagsMoved', signed: 'Signed' }[result.outcome as string] ?? 'Changed';
+        await this.d.events.record(o, 'Normal', reason,
           `${result.digest} → ${String(o.spec?.destination && (o.spec.destination as { image?: string }).image)}:${p.spec.destination.tags.join(',')}`);
       }
       this.d.log(`${key}: ${result.outcome} ${result.digest}`, { outcome: result.outcome, digest: result.digest, generation: gen });
@@ -197,11 +198,7 @@ export class Reconciler {
     const ns = o.metadata.namespace ?? 'default';
     const raw = structuredClone(o) as unknown as ManifestListDoc;
     const doc = withDefaults(raw);
-    const s = doc.spec as ManifestList['spec'] & {
-      secretRef?: { name: string };
-      certSecretRef?: { name: string };
-      caConfigMapRef?: { name: string; key?: string };
-    };
+    const s = doc.spec;
     const r = this.d.resources;
     const asFile = async (k: unknown): Promise<unknown> => {
       const ref = (k as { secretRef?: { name: string; key: string } } | undefined)?.secretRef;
