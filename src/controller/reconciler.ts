@@ -2,7 +2,7 @@ import { asPlaitError, ErrorCodes } from '../errors.js';
 import type { PlaitError } from '../errors.js';
 import type { Store } from '../core/store/index.js';
 import { NO_POSITIONS, parseDuration, validateObject, withDefaults } from '../reconcile/spec/index.js';
-import type { ManifestList, ManifestListDoc, ValidSpec } from '../reconcile/spec/index.js';
+import type { ManifestListDoc, ValidSpec } from '../reconcile/spec/index.js';
 import { toReconcileSpec } from '../reconcile/from-spec.js';
 import { plan as planSpec } from '../reconcile/plan.js';
 import type { Plan } from '../reconcile/plan.js';
