@@ -93,7 +93,7 @@ export class Controller {
   private stopping = false;
   private stopped?: Promise<void>;
   readonly identity = `${hostname()}_${randomUUID()}`;
-  /** Resolves when the controller has stopped (a signal, or a lost lease: then with code 1). */
+  /** Resolves when the controller has stopped (a signal), or at once with 1 when the lease was lost. */
   readonly done: Promise<number>;
   private finish!: (code: number) => void;
 
@@ -146,9 +146,10 @@ export class Controller {
         onStartedLeading: () => void this.lead().catch((e: unknown) => this.fatal(e)),
         onStoppedLeading: () => {
           // Another instance may be leading already: stop at once, without a graceful drain.
-          this.log('lost the leader lease: stopping', {}, 'error');
+          this.log('lost the leader lease: stopping at once', {}, 'error');
           this.leading = false;
           this.queue.shutdown();
+          this.finish(1);
           void this.stop(1);
         },
         log: (msg) => this.log(msg),

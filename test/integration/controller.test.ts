@@ -10,6 +10,8 @@ import { entriesSince, logMark } from '../lab/access-log.js';
 import { startControlPlane } from '../lab/kube.js';
 import type { ControlPlane } from '../lab/kube.js';
 import { runPlait } from '../helpers/cli.js';
+import { generateLayout } from '../lab/fixtures/generate.js';
+import { parse as parseYaml } from 'yaml';
 import { condition, getMl, kubectlOk, startController, waitUntil } from '../helpers/kube.js';
 import type { MlObject, RunningController } from '../helpers/kube.js';
 
@@ -162,6 +164,30 @@ describe('plait controller', () => {
     expect(after!.metadata.resourceVersion).toBe(o.metadata.resourceVersion);
   });
 
+  it('kubectl apply of examples/web.yaml, retargeted at the lab registry, becomes Ready; oci: sources are read from the controller\'s disk', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'plait-ctl-example-'));
+    // The same layouts examples/build-sources.ts makes, in a directory of this test's own.
+    await generateLayout({
+      dir: join(dir, 'app'), tag: 'app', seed: 'plait-example-app',
+      images: [
+        { platform: { os: 'linux', architecture: 'amd64' }, layers: 2, layerSize: 64 * 1024, data: 'semi', labels: { 'org.opencontainers.image.title': 'app' } },
+        { platform: { os: 'linux', architecture: 'arm64', variant: 'v8' }, layers: 2, layerSize: 64 * 1024, data: 'semi', labels: { 'org.opencontainers.image.title': 'app' } },
+        { platform: { os: 'linux', architecture: 'arm', variant: 'v7' }, layers: 2, layerSize: 64 * 1024, data: 'semi', labels: { 'org.opencontainers.image.title': 'app' } },
+      ],
+    });
+    const doc = parseYaml(await readFile(join(process.cwd(), 'examples/web.yaml'), 'utf8')) as { metadata: Record<string, unknown>; spec: { destination: { image: string }; sources: Array<{ image: string }> } & Record<string, unknown> };
+    doc.metadata.namespace = NS;
+    doc.spec.destination.image = `${T}/ctl/example-web`;
+    for (const src of doc.spec.sources) src.image = src.image.replace('oci:.build/sources/', `oci:${dir}/`);
+    Object.assign(doc.spec, { secretRef: { name: 'regcreds' }, caConfigMapRef: { name: 'lab-ca' } });
+    await kubectlOk(cp, ['apply', '-f', '-'], JSON.stringify(doc));
+    const o = await waitReady(doc.metadata.name as string, 1);
+    expect(o.status!.instances).toHaveLength(3);
+    for (const tag of ['1.0.0', '1.0', 'latest']) expect(await rawDigest(`${T}/ctl/example-web:${tag}`)).toBe(o.status!.digest);
+    // skopeo can copy the whole list back out.
+    await run('skopeo', ['copy', '--all', '--src-cert-dir', lab.certDir, '--src-creds', `${USER}:${PASSWORD}`, `docker://${T}/ctl/example-web:1.0`, `oci:${join(dir, 'copy')}:x`]);
+  });
+
   it('pushes again when the object changes; observedGeneration follows', async () => {
     const before = (await getMl(cp, NS, 'web'))!;
     await kubectlOk(cp, ['patch', 'ml', 'web', '-n', NS, '--type=json', '-p', JSON.stringify([
@@ -288,7 +314,12 @@ describe('plait controller', () => {
     await waitReady('after-takeover', 1);
     // Every push was made once: one "pushed" line per object and generation across both controllers.
     const pushes = [a, b].flatMap((c) => c.logs().split('\n').filter((l) => / pushed sha256:/.test(l)).map((l) => /(\S+\/\S+): pushed .* generation=(\d+)/.exec(l)?.slice(1, 3).join('@')));
-    expect(new Set(pushes).size).toBe(pushes.length);
+    expect(new Set(pushes).size, pushes.join(' ')).toBe(pushes.length);
+    // SIGTERM: running work finishes, the Lease is released (no successor has to wait it out), exit 0.
+    expect(await follower.stop('SIGTERM')).toBe(0);
+    const lease = JSON.parse(await kubectlOk(cp, ['get', 'lease', 'plait-controller', '-n', 'plait-system', '-o', 'json'])) as { spec: { holderIdentity?: string; leaseDurationSeconds?: number } };
+    expect(lease.spec.holderIdentity ?? '').toBe('');
+    expect(follower.logs()).toContain('released lease');
   });
 
   it('two shards by label selector each reconcile only theirs', async () => {

@@ -99,6 +99,9 @@ export const controller: Command = {
     process.once('SIGTERM', onSignal);
     process.once('SIGINT', onSignal);
     await c.start();
-    return c.done;
+    const code = await c.done;
+    // A lost lease means another instance may be reconciling already: leave now, whatever is still running.
+    if (code !== 0) process.exit(code);
+    return code;
   },
 };
