@@ -29,12 +29,12 @@ export async function startController(cp: ControlPlane, args: string[] = [], env
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
-  proc.stderr!.on('data', (c: Buffer) => (out += c.toString()));
-  proc.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  proc.stderr.on('data', (c: Buffer) => (out += c.toString()));
+  proc.stdout.on('data', (c: Buffer) => (out += c.toString()));
   const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
-  const started = await waitUntil(async () => /metrics=(\S+) health=(\S+)/.exec(out) ?? (proc.exitCode !== null ? 'exited' : undefined), 60_000, () => `controller did not start:\n${out}`);
+  const started = await waitUntil(() => Promise.resolve(/metrics=(\S+) health=(\S+)/.exec(out) ?? (proc.exitCode !== null ? 'exited' : undefined)), 60_000, () => `controller did not start:\n${out}`);
   if (started === 'exited') throw new Error(`controller exited at start:\n${out}`);
-  const [, metrics, health] = started as RegExpExecArray;
+  const [, metrics, health] = started;
   const metricsUrl = `http://${metrics!}/metrics`;
   const healthUrl = `http://${health!}`;
   return {
