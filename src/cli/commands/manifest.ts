@@ -31,7 +31,7 @@ Commands (podman/buildah compatible):
   remove LIST DIGEST
   inspect LIST|IMAGE [--raw]
   push LIST DEST [--all=true|false] [--format oci|v2s2] [--digestfile F] [--rm] [--remove-signatures] [--jobs N]
-       [--add-compression gzip|zstd]… [--force-compression --compression-format gzip|zstd] [--compression-level N]
+       [--add-compression gzip|zstd]… [--compression-format gzip|zstd [--force-compression=true]] [--compression-level N]
        [--sign-by-sigstore-private-key FILE]… [--sign-by-gpg-key FILE]… [--sign-passphrase-file FILE] [--lookaside DIR]
   rm LIST… [--force]     (a list with push history from apply is only removed with --force)
   exists LIST
@@ -40,6 +40,18 @@ Commands (podman/buildah compatible):
 Every command takes --store DIR (default: $PLAIT_STORE, $XDG_DATA_HOME/plait, ~/.local/share/plait);
 those that talk to registries take --tls-verify, --plain-http, --authfile, --cert-dir, --creds.
 `;
+
+/**
+ * podman's rule: a --compression-format given on the command line forces that compression unless
+ * --force-compression=false says otherwise. plait has no "compress only what is uploaded" mode (what podman does
+ * then), so that combination is refused rather than silently pushing the old compression.
+ */
+function forceCompression(force: unknown, format: string | undefined): boolean {
+  if (force === false && format !== undefined) {
+    throw new PlaitError(ErrorCodes.E_UNSUPPORTED, 'manifest push: --compression-format with --force-compression=false is not supported (plait always rewrites every instance in --compression-format)');
+  }
+  return force === true || format !== undefined;
+}
 
 const STORE_FLAG: FlagSpec = { store: { type: 'string' }, help: { type: 'boolean', short: 'h' } };
 const INSTANCE_FLAGS: FlagSpec = {
@@ -177,9 +189,9 @@ const subcommands: Record<string, (args: string[]) => Promise<number>> = {
       'remove-signatures': { type: 'boolean' },
       jobs: { type: 'string' },
       quiet: { type: 'boolean', short: 'q' },
-      'add-compression': { type: 'string', multiple: true },
-      'force-compression': { type: 'boolean' },
-      'compression-format': { type: 'string' },
+      'add-compression': { type: 'string', multiple: true, arg: 'ALGORITHM', help: 'also add a gzip or zstd instance for every platform the pushed list lacks it for (repeatable)' },
+      'force-compression': { type: 'boolean', valued: true, help: 'rewrite every instance in --compression-format (default: true when --compression-format is given, as podman)' },
+      'compression-format': { type: 'string', arg: 'ALGORITHM', help: 'gzip or zstd: the compression every pushed instance is rewritten in' },
       'compression-level': { type: 'string' },
       'sign-by-sigstore-private-key': { type: 'string', multiple: true },
       'sign-by-gpg-key': { type: 'string', multiple: true },
@@ -206,7 +218,7 @@ const subcommands: Record<string, (args: string[]) => Promise<number>> = {
         transport,
         jobs,
         addCompression: (values['add-compression'] as string[] | undefined) ?? [],
-        forceCompressionFormat: values['force-compression'] === true,
+        forceCompressionFormat: forceCompression(values['force-compression'], str(values['compression-format'])),
         ...(str(values['compression-format']) && { compressionFormat: str(values['compression-format']) }),
         ...(level !== undefined && { compressionLevel: level }),
         cacheStore: store,

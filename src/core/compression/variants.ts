@@ -12,6 +12,7 @@ import { readSmall } from '../../transports/registry/image.js';
 import { Semaphore } from '../../transports/registry/semaphore.js';
 import type { ImageDestination, ImageSource, ManifestBlob } from '../../transports/types.js';
 import { ociConfigBytes } from '../copy/convert.js';
+import { Copier } from '../copy/copy.js';
 import type { Store } from '../store/index.js';
 import { VariantCache, variantBlobFor, variantKey } from './cache.js';
 import type { VariantBlobResult } from './cache.js';
@@ -213,7 +214,8 @@ export interface VariantLayer {
 export interface VariantManifest {
   digest: Digest;
   size: number;
-  mediaType: typeof OCI_MANIFEST;
+  /** An OCI image manifest when made here; an origin already in the algorithm keeps its own type. */
+  mediaType: string;
   bytes: Buffer;
   layers: VariantLayer[];
   /** True when the manifest was already at the destination as remembered in the store: nothing was done at all. */
@@ -375,6 +377,12 @@ async function variantLayer(
   return { layer, info: { source: l.digest, digest: v.digest, how: v.how }, ...(v.diffId !== undefined && { diffId: v.diffId }) };
 }
 
+function allLayersIn(m: ManifestBlob, algorithm: Algorithm): boolean {
+  const parsed = parseManifest(m.bytes, m.mediaType);
+  return parsed.kind === 'image' && parsed.manifest.layers.length > 0
+    && parsed.manifest.layers.every((l) => compressionOfMediaType(l.mediaType) === algorithm);
+}
+
 // ---- a whole list ----------------------------------------------------------------------------------------------
 
 export interface ListVariantsOptions {
@@ -388,6 +396,18 @@ export interface ListVariantsOptions {
   store?: Store;
   jobs?: number;
   workers?: number;
+  /**
+   * Where the clone of a list entry is made from when not from that entry at `src`: an instance that
+   * ForceCompressionFormat rewrote is cloned from the instance as it was (containers/image clones the source
+   * instance). An origin whose layers all are in the wanted algorithm already is the variant itself, pushed as it is.
+   */
+  originOf?: (entry: Descriptor) => VariantOrigin | undefined;
+}
+
+export interface VariantOrigin {
+  src: ImageSource;
+  /** Its manifest, exact bytes as stored. */
+  manifest: ManifestBlob;
 }
 
 export interface ListVariantsResult {
@@ -408,7 +428,7 @@ export interface ListVariantsResult {
 export async function makeListVariants(opts: ListVariantsOptions): Promise<ListVariantsResult> {
   const { src, list } = opts;
   const { mediaType, index } = parseManifestList(list.bytes, list.mediaType);
-  const manifests = new Map<string, ManifestBlob>();
+  const manifests = new Map<string, VariantOrigin>();
   const notImages = new Set<string>();
   let plan = planVariants(index, opts.algorithms, { mediaType });
   // Planning needs to know which planned sources are really images; a source that is not is excluded and the plan
@@ -416,12 +436,16 @@ export async function makeListVariants(opts: ListVariantsOptions): Promise<ListV
   for (;;) {
     const unknown = plan.filter((p) => !manifests.has(p.source.digest));
     for (const p of unknown) {
-      const got = await src.getManifest(p.source.digest);
-      if (got.digest !== p.source.digest || got.bytes.length !== p.source.size) {
-        throw new PlaitError(ErrorCodes.E_DIGEST_MISMATCH, `${src.name}: list entry ${p.source.digest} (${p.source.size} bytes) does not match the manifest fetched (${got.digest}, ${got.bytes.length} bytes)`);
+      let origin = opts.originOf?.(p.source);
+      if (origin === undefined) {
+        const got = await src.getManifest(p.source.digest);
+        if (got.digest !== p.source.digest || got.bytes.length !== p.source.size) {
+          throw new PlaitError(ErrorCodes.E_DIGEST_MISMATCH, `${src.name}: list entry ${p.source.digest} (${p.source.size} bytes) does not match the manifest fetched (${got.digest}, ${got.bytes.length} bytes)`);
+        }
+        origin = { src, manifest: got };
       }
-      manifests.set(p.source.digest, got);
-      if (!isImageInstance(got)) notImages.add(p.source.digest);
+      manifests.set(p.source.digest, origin);
+      if (!isImageInstance(origin.manifest)) notImages.add(p.source.digest);
     }
     if (!plan.some((p) => notImages.has(p.source.digest))) break;
     plan = planVariants(index, opts.algorithms, { mediaType, isImage: (d) => !notImages.has(d.digest) });
@@ -432,8 +456,14 @@ export async function makeListVariants(opts: ListVariantsOptions): Promise<ListV
   let firstError: Error | undefined;
   const made = await Promise.all(plan.map(async (p) => {
     try {
+      const origin = manifests.get(p.source.digest)!;
+      if (origin.src !== src && allLayersIn(origin.manifest, p.algorithm)) {
+        await new Copier(origin.src, opts.dest, { jobs: opts.jobs ?? 4 }).copyImageManifest(origin.manifest);
+        const m = origin.manifest;
+        return { ...p, manifest: { digest: m.digest, size: m.bytes.length, mediaType: m.mediaType, bytes: m.bytes, layers: [], cached: false } };
+      }
       const manifest = await makeVariant({
-        src, dest: opts.dest, instanceManifest: manifests.get(p.source.digest)!, algorithm: p.algorithm, semaphore: sem, signal: abort.signal,
+        src: origin.src, dest: opts.dest, instanceManifest: origin.manifest, algorithm: p.algorithm, semaphore: sem, signal: abort.signal,
         ...(opts.level !== undefined && { level: opts.level }),
         ...(opts.store !== undefined && { store: opts.store }),
         ...(opts.workers !== undefined && { workers: opts.workers }),
@@ -449,7 +479,7 @@ export async function makeListVariants(opts: ListVariantsOptions): Promise<ListV
   }));
   if (firstError !== undefined) throw firstError;
   const clones = made.filter((c): c is NonNullable<typeof c> => c !== undefined);
-  const out = applyVariantsToIndex(index, clones.map((c) => ({ source: c.source, algorithm: c.algorithm, digest: c.manifest.digest, size: c.manifest.size })));
+  const out = applyVariantsToIndex(index, clones.map((c) => ({ source: c.source, algorithm: c.algorithm, digest: c.manifest.digest, size: c.manifest.size, mediaType: c.manifest.mediaType })));
   const bytes = serializeOCIIndex(out);
   const skipped = [...notImages].filter((d): d is Digest => isDigest(d));
   return { index: out, bytes, digest: digestOf(bytes), clones, skipped };

@@ -103,7 +103,7 @@ export function forcedTypes(manifestType: string | undefined): { instance: strin
 
 /** Copy one instance (converting it when `instanceType` asks), returning what was written. */
 async function pushInstance(src: ImageSource, dest: ImageDestination, digest: Digest, instanceType: string | undefined,
-  shared: SharedCopyState, opts: PushOptions): Promise<{ written: ManifestBlob; copied: number; zstd: boolean }> {
+  shared: SharedCopyState, opts: PushOptions): Promise<{ written: ManifestBlob; copied: number; zstd?: boolean; original: ManifestBlob }> {
   const m = (await cachedManifest(opts.cacheStore, digest)) ?? (await src.getManifest(digest));
   const copier = new Copier(src, dest, { shared, onProgress: opts.onProgress });
   const force = opts.forceCompressionFormat ? await forcedAlgorithm(opts) : undefined;
@@ -114,7 +114,7 @@ async function pushInstance(src: ImageSource, dest: ImageDestination, digest: Di
     if (!all) {
       // ForceCompressionFormat: the regular instance itself is rewritten in the algorithm (its digest changes).
       const v = await makeVariant({ src, dest, instanceManifest: m, algorithm: force, ...(opts.compressionLevel !== undefined && { level: opts.compressionLevel }), ...(opts.cacheStore && { store: opts.cacheStore }) });
-      return { written: { bytes: v.bytes, mediaType: v.mediaType, digest: v.digest }, copied: 0, zstd: force === 'zstd' };
+      return { written: { bytes: v.bytes, mediaType: v.mediaType, digest: v.digest }, copied: 0, zstd: force === 'zstd', original: m };
     }
   }
   let written: ManifestBlob = m;
@@ -135,7 +135,8 @@ async function pushInstance(src: ImageSource, dest: ImageDestination, digest: Di
     }
   }
   await copier.copyImageManifest(written);
-  return { written, copied: copier.bytesCopied, zstd: force === 'zstd' };
+  // Forced and already in that compression: the instance is pushed as it is, and still marked for what it is.
+  return { written, copied: copier.bytesCopied, ...(force && { zstd: force === 'zstd' }), original: m };
 }
 
 // zstd bindings and recompression load only for pushes that use them.
@@ -148,16 +149,27 @@ async function forcedAlgorithm(opts: PushOptions): Promise<'gzip' | 'zstd'> {
   return (await compression()).variantAlgorithm(opts.compressionFormat);
 }
 
-/** The list's entries with converted instances updated (digest, size, media type), as containers/image edits them. */
-function applyEdits(index: ImageIndex, pushed: Map<string, PushedInstance & { zstd?: boolean }>): ImageIndex {
+type Pushed = PushedInstance & { zstd?: boolean; original: ManifestBlob; src: ImageSource };
+
+/**
+ * The list's entries with converted instances updated (digest, size, media type), as containers/image edits them.
+ * An instance forced to zstd is marked zstd, as containers/image does; unlike containers/image (which never removes
+ * the mark, a known TODO there), an instance forced to gzip loses it, so the mark always tells what the layers are.
+ */
+function applyEdits(index: ImageIndex, pushed: Map<string, Pushed>): ImageIndex {
   return {
     ...index,
     manifests: index.manifests && index.manifests.map((d) => {
       const p = pushed.get(d.digest);
-      if (!p || p.digest === d.digest) return d;
-      // An instance whose layers became zstd is marked, as containers/image does; the mark is never removed.
-      const annotations = p.zstd ? { ...d.annotations, [ANNOTATION_ZSTD_INSTANCE]: 'true' } : d.annotations;
-      return { ...d, digest: p.digest, size: p.size, mediaType: p.mediaType, ...(annotations && { annotations }) };
+      if (!p || (p.digest === d.digest && p.zstd === undefined)) return d;
+      let annotations = d.annotations;
+      if (p.zstd === true) annotations = { ...annotations, [ANNOTATION_ZSTD_INSTANCE]: 'true' };
+      if (p.zstd === false && annotations?.[ANNOTATION_ZSTD_INSTANCE] !== undefined) {
+        const { [ANNOTATION_ZSTD_INSTANCE]: _dropped, ...rest } = annotations;
+        annotations = Object.keys(rest).length > 0 ? rest : undefined;
+      }
+      const { annotations: _old, ...entry } = d;
+      return { ...entry, digest: p.digest, size: p.size, mediaType: p.mediaType, ...(annotations && { annotations }) };
     }),
   };
 }
@@ -223,14 +235,15 @@ export async function push(store: Store, list: List, dest: ImageDestination, opt
   }
 
   const entries = (index.manifests ?? []).filter((d) => selection === 'all' || refs.has(d.digest));
-  const pushed = new Map<string, PushedInstance & { zstd?: boolean }>();
+  const pushed = new Map<string, Pushed>();
   let bytesCopied = 0;
   let failure: unknown;
   await Promise.all(entries.map(async (d) => {
     try {
-      const { written, copied, zstd } = await pushInstance(sourceFor(d.digest), dest, d.digest, forced?.instance, shared, opts);
+      const src = sourceFor(d.digest);
+      const { written, copied, zstd, original } = await pushInstance(src, dest, d.digest, forced?.instance, shared, opts);
       bytesCopied += copied;
-      pushed.set(d.digest, { source: d.digest, digest: written.digest, mediaType: written.mediaType, size: written.bytes.length, zstd });
+      pushed.set(d.digest, { source: d.digest, digest: written.digest, mediaType: written.mediaType, size: written.bytes.length, original, src, ...(zstd !== undefined && { zstd }) });
     } catch (e) {
       failure ??= e;
     }
@@ -245,10 +258,20 @@ export async function push(store: Store, list: List, dest: ImageDestination, opt
   let bytes = listType === storedType && edited.equals(original) ? stored : edited;
   const written: Digest[] = [...pushed.values()].map((p) => p.digest);
   if (addCompression.length > 0) {
-    // Every instance is at the destination now, so the clones are made from there (one registry, no cross-host reads).
+    // Which platforms lack an algorithm is judged on the list as written, after ForceCompressionFormat rewrote its
+    // instances: `--compression-format zstd --add-compression gzip` ends with both, as podman documents (its copy
+    // engine judges on the list before the rewrite and so adds no gzip instance to a gzip source). An instance
+    // pushed as it is lets the clone be made from the destination (one registry, no cross-host reads); one that was
+    // rewritten is cloned from the instance as it was, like containers/image — and when that one already is in the
+    // wanted compression it is the variant itself, pushed unchanged.
+    const byWritten = new Map<string, Pushed>([...pushed.values()].filter((p) => p.digest !== p.source).map((p) => [p.digest, p]));
     const { makeListVariants } = await compression();
     const variants = await makeListVariants({
       src: dest as ImageDestination & ImageSource, dest, list: { bytes, mediaType: listType, digest: digestOf(bytes) }, algorithms: addCompression,
+      originOf: (d) => {
+        const p = byWritten.get(d.digest);
+        return p && { src: p.src, manifest: p.original };
+      },
       ...(opts.compressionLevel !== undefined && { level: opts.compressionLevel }),
       ...(opts.cacheStore && { store: opts.cacheStore }), jobs: opts.jobs ?? 4,
     });
