@@ -12,6 +12,8 @@ have htpasswd || need+=(apache2-utils)
 have zstd || need+=(zstd)
 have gpg || need+=(gnupg)
 have tar || need+=(tar)
+# util-linux `script`: the progress test runs plait on a pseudo-terminal (essential on Debian, but not everywhere).
+have script || need+=(bsdutils)
 [ -x /usr/bin/time ] || need+=(time)
 if [ "${#need[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then

@@ -105,34 +105,138 @@ export async function withJsonErrors(args: readonly string[], fn: () => Promise<
   }
 }
 
-/** A progress reporter: live lines on a TTY, plain lines otherwise, JSON lines for --log-format json. */
-export function progressReporter(logFormat: 'text' | 'json', stream: NodeJS.WriteStream = process.stderr): (e: ReconcileEvent) => void {
-  const bytes = new Map<string, number>();
-  const done = new Map<string, number>();
-  const live = logFormat === 'text' && stream.isTTY;
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+/** Bytes for people: B, KiB, MiB, GiB with one decimal. */
+export function humanBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return u === 0 ? `${v} B` : `${v.toFixed(1)} ${units[u]!}`;
+}
+
+interface SpecProgress {
+  phase: string;
+  done: number;
+  total: number;
+  /** Bytes that really streamed (not found present or mounted), and since when: the rate. */
+  moved: number;
+  firstMove?: number;
+  manifests: number;
+}
+
+function progressLine(name: string, p: SpecProgress, now: number): string {
+  const secs = p.firstMove === undefined ? 0 : (now - p.firstMove) / 1000;
+  const rate = p.moved > 0 && secs > 0 ? `${humanBytes(p.moved / secs)}/s` : '-/s';
+  return `${name}: ${p.phase} ${humanBytes(p.done)}/${humanBytes(p.total)} ${rate}, ${plural(p.manifests, 'manifest')}`;
+}
+
+/**
+ * A progress reporter on stderr. On a TTY (text format): one live line per spec in flight — phase, bytes done/total,
+ * rate, manifests written — repainted at most every `paintMs` from the copy's byte-level events, and a final line per
+ * spec. Anywhere else: plain lines, one per event worth a line (a phase reached, a spec done), never a carriage
+ * return or an escape sequence; with --log-format json, one JSON object per line.
+ */
+export function progressReporter(logFormat: 'text' | 'json', stream: NodeJS.WriteStream = process.stderr, paintMs = 100): (e: ReconcileEvent) => void {
+  const live = logFormat === 'text' && stream.isTTY === true;
+  const specs = new Map<string, SpecProgress>();
+  let painted = 0;
   let lastPaint = 0;
+  let timer: NodeJS.Timeout | undefined;
+
+  const block = (): string => {
+    const width = Math.max(20, (stream.columns || 80) - 1);
+    const now = Date.now();
+    return [...specs].map(([name, p]) => `\x1b[K${progressLine(name, p, now).slice(0, width)}\n`).join('');
+  };
+  const erase = () => (painted > 0 ? `\x1b[${painted}A\r\x1b[J` : '');
+  const paint = () => {
+    if (timer !== undefined) {
+      clearTimeout(timer);
+      timer = undefined;
+    }
+    lastPaint = Date.now();
+    stream.write(erase() + block());
+    painted = specs.size;
+  };
+  const paintSoon = () => {
+    const wait = paintMs - (Date.now() - lastPaint);
+    if (wait <= 0) paint();
+    else timer ??= setTimeout(paint, wait).unref();
+  };
+  const state = (name: string): SpecProgress => {
+    let p = specs.get(name);
+    if (!p) {
+      p = { phase: 'plan', done: 0, total: 0, moved: 0, manifests: 0 };
+      specs.set(name, p);
+    }
+    return p;
+  };
+
   return (e) => {
     if (logFormat === 'json') {
       const base = { time: new Date().toISOString(), event: e.kind };
       if (e.kind === 'done') stream.write(JSON.stringify({ ...base, ...outcomeDoc(e.outcome) }) + '\n');
-      else if (e.kind === 'progress') stream.write(JSON.stringify({ ...base, spec: e.spec.name, ...e.progress }) + '\n');
-      else stream.write(JSON.stringify({ ...base, spec: e.spec.name }) + '\n');
+      // Byte-level ticks are for live displays; the log keeps one line per blob, manifest and phase.
+      else if (e.kind === 'progress') {
+        if (e.progress.kind !== 'bytes' && e.progress.kind !== 'total') stream.write(JSON.stringify({ ...base, spec: e.spec.name, ...e.progress }) + '\n');
+      } else stream.write(JSON.stringify({ ...base, spec: e.spec.name }) + '\n');
       return;
     }
-    if (e.kind === 'progress') {
-      bytes.set(e.spec.name, (bytes.get(e.spec.name) ?? 0) + e.progress.bytes);
-      if (e.progress.kind === 'manifest-written' || e.progress.kind === 'manifest-skipped') done.set(e.spec.name, (done.get(e.spec.name) ?? 0) + 1);
-      if (live && Date.now() - lastPaint > 100) {
-        lastPaint = Date.now();
-        const mib = ((bytes.get(e.spec.name) ?? 0) / 1048576).toFixed(1);
-        stream.write(`\r\x1b[K${e.spec.name}: ${done.get(e.spec.name) ?? 0} manifests, ${mib} MiB`);
+    if (e.kind === 'start' || e.kind === 'planned') {
+      if (live) {
+        state(e.spec.name);
+        paintSoon();
       }
       return;
     }
-    if (e.kind === 'done') {
-      const o = e.outcome;
-      const what = o.error ? `failed: ${o.error.message}` : `${status(o)}${o.result ? ` ${o.result.digest}` : ''}`;
-      stream.write(`${live ? '\r\x1b[K' : ''}${o.name}: ${what} (${o.ms} ms)\n`);
+    if (e.kind === 'progress') {
+      const p = state(e.spec.name);
+      const g = e.progress;
+      switch (g.kind) {
+        case 'total':
+          p.total += g.bytes;
+          break;
+        case 'bytes':
+          p.done += g.bytes;
+          p.moved += g.bytes;
+          p.firstMove ??= Date.now();
+          break;
+        case 'blob-skipped':
+        case 'blob-mounted':
+          p.done += g.size ?? 0;
+          break;
+        case 'manifest-written':
+        case 'manifest-skipped':
+          p.manifests++;
+          break;
+        case 'phase':
+          p.phase = g.phase ?? p.phase;
+          if (live) paint();
+          else stream.write(`${progressLine(e.spec.name, p, Date.now())}\n`);
+          return;
+        default:
+          break;
+      }
+      if (live) paintSoon();
+      return;
     }
+    const o = e.outcome;
+    const p = specs.get(o.name);
+    specs.delete(o.name);
+    const what = o.error ? `failed: ${o.error.message}` : `${status(o)}${o.result ? ` ${o.result.digest}` : ''}`;
+    const moved = p && p.total > 0 ? `, ${humanBytes(p.done)}/${humanBytes(p.total)}, ${plural(p.manifests, 'manifest')}` : '';
+    const line = `${o.name}: ${what} (${o.ms} ms${moved})\n`;
+    if (!live) {
+      stream.write(line);
+      return;
+    }
+    const rest = block();
+    stream.write(erase() + line + rest);
+    painted = specs.size;
   };
 }

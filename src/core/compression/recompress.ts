@@ -7,6 +7,7 @@ import type { Descriptor } from '../../oci/types.js';
 import type { BlobDescriptor, BlobLocation, ImageDestination, ImageSource } from '../../transports/types.js';
 import { compressionOfMediaType, detectCompression, MAGIC_BYTES, ociLayerMediaTypeFor } from './detect.js';
 import type { Algorithm } from './detect.js';
+import { metered } from '../copy/progress.js';
 import { AsyncBoundary, compressor, decompressor, HashingTap, peek } from './streams.js';
 
 // One layer into another compression, as a stream from source to destination: source blob (verified by the source
@@ -30,6 +31,8 @@ export interface RecompressOptions {
   workers?: number;
   /** Aborting stops the transfer; the upload then fails and nothing is committed. */
   signal?: AbortSignal;
+  /** Source bytes read so far, reported throttled (see copy/progress.ts) while a layer is recompressed. */
+  onBytes?: (bytes: number) => void;
 }
 
 function sameLocation(a: BlobLocation, b: BlobLocation): boolean {
@@ -124,7 +127,8 @@ export async function recompressBlob(
   // destroys every stage, `out` included, which fails the upload; the upload's own error then only says "aborted".
   let chainError: Error | undefined;
   const chainDone = new Promise<void>((resolve) => {
-    pipeline(peeked.stream, decompressor(detected), new AsyncBoundary(), new HashingTap(diff), out, (err) => {
+    const input = opts.onBytes === undefined ? peeked.stream : metered(peeked.stream, opts.onBytes);
+    pipeline(input, decompressor(detected), new AsyncBoundary(), new HashingTap(diff), out, (err) => {
       if (err) chainError ??= err;
       resolve();
     });

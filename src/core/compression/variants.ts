@@ -13,6 +13,7 @@ import { Semaphore } from '../../transports/registry/semaphore.js';
 import type { ImageDestination, ImageSource, ManifestBlob } from '../../transports/types.js';
 import { ociConfigBytes } from '../copy/convert.js';
 import { Copier } from '../copy/copy.js';
+import type { CopyProgress } from '../copy/copy.js';
 import type { Store } from '../store/index.js';
 import { VariantCache, variantBlobFor, variantKey } from './cache.js';
 import type { VariantBlobResult } from './cache.js';
@@ -201,6 +202,8 @@ export interface MakeVariantOptions {
   /** A semaphore shared with other makeVariant calls, so `jobs` bounds them all (makeListVariants uses it). */
   semaphore?: Semaphore;
   signal?: AbortSignal;
+  /** Byte-level progress: each layer's size as `total`, then `bytes` as it is recompressed or made present. */
+  onProgress?: (p: CopyProgress) => void;
 }
 
 export interface VariantLayer {
@@ -262,6 +265,7 @@ export async function makeVariant(opts: MakeVariantOptions): Promise<VariantMani
     if (digestOf(bytes) === remembered.digest && (await dest.resolve(remembered.digest)) !== undefined) {
       const clone = parseManifest(bytes, OCI_MANIFEST);
       const layers = clone.kind === 'image' ? clone.manifest.layers : [];
+      opts.onProgress?.({ kind: 'manifest-skipped', digest: remembered.digest, bytes: 0 });
       return {
         digest: remembered.digest, size: bytes.length, mediaType: OCI_MANIFEST, bytes, cached: true,
         layers: m.layers.map((l, i) => ({ source: l.digest, digest: layers[i]?.digest ?? l.digest, how: 'present' as const })),
@@ -294,6 +298,7 @@ export async function makeVariant(opts: MakeVariantOptions): Promise<VariantMani
       const release = await sem.acquire();
       try {
         abort.signal.throwIfAborted();
+        opts.onProgress?.({ kind: 'total', digest: l.digest, bytes: l.size });
         results[i] = await variantLayer(opts, l, level, cache, abort.signal);
       } catch (e) {
         // The first failure stops the other transfers; that failure, not their "stopped", is what is reported.
@@ -335,6 +340,9 @@ export async function makeVariant(opts: MakeVariantOptions): Promise<VariantMani
       if (written !== digest) {
         throw new PlaitError(ErrorCodes.E_DIGEST_MISMATCH, `${dest.name}: stored the variant of ${im.digest} as ${written}, expected ${digest}`);
       }
+      opts.onProgress?.({ kind: 'manifest-written', digest, bytes: bytes.length });
+    } else {
+      opts.onProgress?.({ kind: 'manifest-skipped', digest, bytes: 0 });
     }
     await cache.putManifest(im.digest, key, { digest, size: bytes.length, bytes: bytes.toString('base64') });
     return { digest, size: bytes.length, mediaType: OCI_MANIFEST, bytes, layers: results.map((r) => r.info), cached: false };
@@ -367,11 +375,20 @@ async function variantLayer(
   }
   if (current === algorithm) {
     await ensureBlobPresent(src, dest, { digest: l.digest, size: l.size }, [src.location], signal);
+    opts.onProgress?.({ kind: 'bytes', digest: l.digest, bytes: l.size });
     return { layer: { ...l, mediaType: ociLayerMediaTypeFor(l.mediaType, current) }, info: { source: l.digest, digest: l.digest, how: 'kept' } };
   }
+  let ticked = 0;
+  const report = opts.onProgress;
   const v = await variantBlobFor(src, dest, l, algorithm, level, cache, {
     signal, ...(opts.workers !== undefined && { workers: opts.workers }),
+    ...(report && { onBytes: (n: number) => {
+      ticked += n;
+      report({ kind: 'bytes', digest: l.digest, bytes: n });
+    } }),
   });
+  // However the layer was made present, all of it is done now.
+  if (l.size > ticked) report?.({ kind: 'bytes', digest: l.digest, bytes: l.size - ticked });
   // A layer kept because its bytes already were `algorithm` keeps its annotations; new bytes get none.
   const layer: Descriptor = v.how === 'kept' ? { ...l, mediaType: v.mediaType } : { mediaType: v.mediaType, digest: v.digest, size: v.size };
   return { layer, info: { source: l.digest, digest: v.digest, how: v.how }, ...(v.diffId !== undefined && { diffId: v.diffId }) };
@@ -402,6 +419,7 @@ export interface ListVariantsOptions {
    * instance). An origin whose layers all are in the wanted algorithm already is the variant itself, pushed as it is.
    */
   originOf?: (entry: Descriptor) => VariantOrigin | undefined;
+  onProgress?: (p: CopyProgress) => void;
 }
 
 export interface VariantOrigin {
@@ -458,7 +476,7 @@ export async function makeListVariants(opts: ListVariantsOptions): Promise<ListV
     try {
       const origin = manifests.get(p.source.digest)!;
       if (origin.src !== src && allLayersIn(origin.manifest, p.algorithm)) {
-        await new Copier(origin.src, opts.dest, { jobs: opts.jobs ?? 4 }).copyImageManifest(origin.manifest);
+        await new Copier(origin.src, opts.dest, { jobs: opts.jobs ?? 4, ...(opts.onProgress && { onProgress: opts.onProgress }) }).copyImageManifest(origin.manifest);
         const m = origin.manifest;
         return { ...p, manifest: { digest: m.digest, size: m.bytes.length, mediaType: m.mediaType, bytes: m.bytes, layers: [], cached: false } };
       }
@@ -467,6 +485,7 @@ export async function makeListVariants(opts: ListVariantsOptions): Promise<ListV
         ...(opts.level !== undefined && { level: opts.level }),
         ...(opts.store !== undefined && { store: opts.store }),
         ...(opts.workers !== undefined && { workers: opts.workers }),
+        ...(opts.onProgress && { onProgress: opts.onProgress }),
       });
       return { ...p, manifest };
     } catch (e) {

@@ -8,6 +8,7 @@ import {
 } from '../../oci/mediatype.js';
 import type { ImageSource, ImageDestination, BlobDescriptor, ManifestBlob } from '../../transports/types.js';
 import { Semaphore } from '../../transports/registry/semaphore.js';
+import { metered } from './progress.js';
 
 // The copy engine behind Push and every transport-to-transport move. Per image: blobs first (present → skip; same
 // registry → cross-repository mount from the source repository, which containers/image does not try on a first push;
@@ -15,10 +16,21 @@ import { Semaphore } from '../../transports/registry/semaphore.js';
 // every child first, then the list — so a registry that validates references (distribution 2.8 does) never sees a
 // list before its children. Bounded: at most `jobs` blob transfers in flight.
 
+/** What a push is doing: copying blobs, recompressing layers, writing the list under its tags, signing. */
+export type CopyPhase = 'copy' | 'recompress' | 'push list' | 'sign';
+
+/**
+ * Progress of a copy. Blob-level kinds report each blob's outcome (`size`: the blob's size). Byte-level kinds let a
+ * display show done/total: `total` adds `bytes` to what this copy will go through (once per blob), `bytes` reports
+ * `bytes` more of them done (throttled while a stream flows; a blob found present or mounted counts as done at once
+ * through its blob event). `phase` says what the push moved on to.
+ */
 export interface CopyProgress {
-  kind: 'blob-skipped' | 'blob-mounted' | 'blob-copied' | 'manifest-skipped' | 'manifest-written';
-  digest: Digest;
+  kind: 'blob-skipped' | 'blob-mounted' | 'blob-copied' | 'manifest-skipped' | 'manifest-written' | 'total' | 'bytes' | 'phase';
+  digest?: Digest;
   bytes: number;
+  size?: number;
+  phase?: CopyPhase;
 }
 
 export interface CopyOptions {
@@ -84,6 +96,7 @@ export class Copier {
   ensureBlob(desc: BlobDescriptor): Promise<void> {
     let p = this.blobs.get(desc.digest);
     if (!p) {
+      this.progress({ kind: 'total', digest: desc.digest, bytes: desc.size });
       p = this.copyBlob(desc);
       this.blobs.set(desc.digest, p);
     }
@@ -99,18 +112,24 @@ export class Copier {
       const sameRegistry = this.src.location.transport === 'docker' && this.dest.location.transport === 'docker'
         && this.src.location.host === this.dest.location.host && this.src.location.repository !== this.dest.location.repository;
       if (sameRegistry && await this.dest.mountBlob(desc, this.src.location)) {
-        this.progress({ kind: 'blob-mounted', digest: desc.digest, bytes: 0 });
+        this.progress({ kind: 'blob-mounted', digest: desc.digest, bytes: 0, size: desc.size });
         return;
       }
       if (await this.dest.hasBlob(desc)) {
-        this.progress({ kind: 'blob-skipped', digest: desc.digest, bytes: 0 });
+        this.progress({ kind: 'blob-skipped', digest: desc.digest, bytes: 0, size: desc.size });
         return;
       }
       if (!sameRegistry && await this.dest.mountBlob(desc, this.src.location)) {
-        this.progress({ kind: 'blob-mounted', digest: desc.digest, bytes: 0 });
+        this.progress({ kind: 'blob-mounted', digest: desc.digest, bytes: 0, size: desc.size });
         return;
       }
-      const stream = await this.src.getBlob(desc);
+      let ticked = 0;
+      const raw = await this.src.getBlob(desc);
+      // The meter only when someone listens: an unobserved copy keeps its stream as it is.
+      const stream = this.opts.onProgress === undefined ? raw : metered(raw, (n) => {
+        ticked += n;
+        this.progress({ kind: 'bytes', digest: desc.digest, bytes: n });
+      });
       const stop = () => {
         // The consumer may already be done with the stream; a destroy must then not raise an unheard 'error'.
         stream.on('error', () => undefined);
@@ -124,7 +143,8 @@ export class Copier {
         this.abort.signal.removeEventListener('abort', stop);
       }
       this.bytesCopied += put.size;
-      this.progress({ kind: 'blob-copied', digest: desc.digest, bytes: put.size });
+      if (put.size > ticked) this.progress({ kind: 'bytes', digest: desc.digest, bytes: put.size - ticked });
+      this.progress({ kind: 'blob-copied', digest: desc.digest, bytes: put.size, size: put.size });
     } finally {
       release();
     }

@@ -13,7 +13,7 @@ import type { ImageDestination, ImageSource, ManifestBlob, TransportOptions } fr
 import { hostPlatform, platformChoice } from '../../transports/host.js';
 import { readSmall } from '../../transports/registry/image.js';
 import { Copier, sharedCopyState } from '../copy/copy.js';
-import type { CopyProgress, SharedCopyState } from '../copy/copy.js';
+import type { CopyPhase, CopyProgress, SharedCopyState } from '../copy/copy.js';
 import { convertList, dockerToOci, ociToDocker } from '../copy/convert.js';
 import type { Store } from '../store/index.js';
 import type { Signer } from '../sign/index.js';
@@ -113,7 +113,10 @@ async function pushInstance(src: ImageSource, dest: ImageDestination, digest: Di
     const all = parsed.kind === 'image' && parsed.manifest.layers.every((l) => compressionOfMediaType(l.mediaType) === force);
     if (!all) {
       // ForceCompressionFormat: the regular instance itself is rewritten in the algorithm (its digest changes).
-      const v = await makeVariant({ src, dest, instanceManifest: m, algorithm: force, ...(opts.compressionLevel !== undefined && { level: opts.compressionLevel }), ...(opts.cacheStore && { store: opts.cacheStore }) });
+      const v = await makeVariant({
+        src, dest, instanceManifest: m, algorithm: force, ...(opts.compressionLevel !== undefined && { level: opts.compressionLevel }),
+        ...(opts.cacheStore && { store: opts.cacheStore }), ...(opts.onProgress && { onProgress: opts.onProgress }),
+      });
       return { written: { bytes: v.bytes, mediaType: v.mediaType, digest: v.digest }, copied: 0, zstd: force === 'zstd', original: m };
     }
   }
@@ -234,7 +237,9 @@ export async function push(store: Store, list: List, dest: ImageDestination, opt
     };
   }
 
+  const phase = (p: CopyPhase) => opts.onProgress?.({ kind: 'phase', phase: p, bytes: 0 });
   const entries = (index.manifests ?? []).filter((d) => selection === 'all' || refs.has(d.digest));
+  phase(opts.forceCompressionFormat ? 'recompress' : 'copy');
   const pushed = new Map<string, Pushed>();
   let bytesCopied = 0;
   let failure: unknown;
@@ -264,6 +269,7 @@ export async function push(store: Store, list: List, dest: ImageDestination, opt
     // pushed as it is lets the clone be made from the destination (one registry, no cross-host reads); one that was
     // rewritten is cloned from the instance as it was, like containers/image — and when that one already is in the
     // wanted compression it is the variant itself, pushed unchanged.
+    phase('recompress');
     const byWritten = new Map<string, Pushed>([...pushed.values()].filter((p) => p.digest !== p.source).map((p) => [p.digest, p]));
     const { makeListVariants } = await compression();
     const variants = await makeListVariants({
@@ -274,13 +280,16 @@ export async function push(store: Store, list: List, dest: ImageDestination, opt
       },
       ...(opts.compressionLevel !== undefined && { level: opts.compressionLevel }),
       ...(opts.cacheStore && { store: opts.cacheStore }), jobs: opts.jobs ?? 4,
+      ...(opts.onProgress && { onProgress: opts.onProgress }),
     });
     bytes = variants.bytes;
     written.push(...variants.clones.map((c) => c.manifest.digest));
   }
   const digest = digestOf(bytes);
+  phase('push list');
   if (tags.length === 0) await dest.putManifest(bytes, listType);
   for (const t of tags) await dest.putManifest(bytes, listType, t);
+  if (signers.length > 0) phase('sign');
   await signAll(signers, dest, [...written, digest], identities);
   return {
     digest, mediaType: listType, bytes, bytesCopied,
