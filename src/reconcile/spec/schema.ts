@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { packageRoot } from '../../package-root.js';
 
 // schemas/manifestlist.schema.json is the single source of truth for the document: ajv validates against it,
 // withDefaults takes its `default`s from it, and the CRD's openAPIV3Schema is generated from it. It is read at run
-// time from the package root (two levels above both src/reconcile/spec and dist/reconcile/spec).
+// time from the package root.
 
 /** The subset of JSON Schema draft-07 that plait's schema uses, as far as code looks into it. */
 export interface JsonSchema {
@@ -23,7 +24,7 @@ export interface JsonSchema {
   [keyword: string]: unknown;
 }
 
-export const SCHEMA_PATH = fileURLToPath(new URL('../../../schemas/manifestlist.schema.json', import.meta.url));
+export const SCHEMA_PATH = join(packageRoot(), 'schemas', 'manifestlist.schema.json');
 
 let cached: JsonSchema | undefined;
 

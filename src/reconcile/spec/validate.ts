@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { isAbsolute, resolve } from 'node:path';
-import { Ajv } from 'ajv';
-import type { ErrorObject, ValidateFunction } from 'ajv';
+import type { Ajv, ErrorObject, Options as AjvOptions, ValidateFunction } from 'ajv';
 import { isPlaitError } from '../../errors.js';
 import { parseImageName } from '../../oci/image-name.js';
 import { formatPlatform, normalisePlatform, parsePlatform, platformKey } from '../../oci/platform.js';
@@ -14,6 +14,7 @@ import type { LoadedSpec, Position, Positions } from './load.js';
 import { Problem, formatPath } from './problem.js';
 import type { JsonPath, PathSegment } from './problem.js';
 import { manifestListSchema } from './schema.js';
+import { precompiled } from './precompiled.js';
 import type { JsonSchema } from './schema.js';
 import { API_VERSION, KIND } from './types.js';
 
@@ -48,9 +49,12 @@ const DATE_TIME = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[Tt]([01]\d|2[0-3
  * is most of `plait validate`'s start-up, so the run-time instance skips what only matters while writing the schema:
  * checking it against the draft-07 meta-schema (the unit tests do that), inlining refs and optimising the code.
  */
-export function createAjv(opts: { fast?: boolean } = {}): Ajv {
+export function createAjv(opts: { fast?: boolean; code?: AjvOptions['code'] } = {}): Ajv {
   const fast = opts.fast === true ? { validateSchema: false, inlineRefs: false, code: { optimize: false } } : {};
-  const ajv = new Ajv({ strict: true, allErrors: true, verbose: true, useDefaults: false, allowUnionTypes: true, ...fast });
+  // Loaded only when a schema is compiled: a bundled plait carries the validator precompiled and never needs ajv's
+  // compiler (loading it is a good part of start-up).
+  const { Ajv: AjvClass } = createRequire(import.meta.url)('ajv') as { Ajv: typeof Ajv };
+  const ajv = new AjvClass({ strict: true, allErrors: true, verbose: true, useDefaults: false, allowUnionTypes: true, ...fast, ...(opts.code && { code: opts.code }) });
   ajv.addFormat('date-time', DATE_TIME);
   return ajv;
 }
@@ -59,7 +63,7 @@ let compiled: ValidateFunction | undefined;
 
 /** The compiled schema (compiled once per process). */
 export function schemaValidator(): ValidateFunction {
-  compiled ??= createAjv({ fast: true }).compile(manifestListSchema());
+  compiled ??= precompiled ?? createAjv({ fast: true }).compile(manifestListSchema());
   return compiled;
 }
 
