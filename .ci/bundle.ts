@@ -36,7 +36,7 @@ const precompiled: Plugin = {
   },
 };
 
-await rm(join(dist, 'cli'), { recursive: true, force: true });
+await rm(dist, { recursive: true, force: true });
 const result = await build({
   entryPoints: [join(root, 'src/cli/main.ts')],
   outdir: join(dist, 'cli'),
