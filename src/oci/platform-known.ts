@@ -78,7 +78,8 @@ export function unknownPlatformPart(p: Platform): UnknownPlatform | undefined {
   if (p.variant !== undefined && p.variant !== '') {
     const variants = KNOWN_VARIANTS.get(p.architecture) ?? [];
     if (variants.length === 0) return { field: 'variant', message: `unknown variant ${JSON.stringify(p.variant)}: architecture ${p.architecture} has no variants` };
-    if (!variants.includes(p.variant)) return { field: 'variant', message: `${unknown(`variant for ${p.architecture}`, p.variant, variants)}; known: ${variants.join(', ')}` };
+    // The known variants are few and short: listing them helps more than a guess between v5 and v9.
+    if (!variants.includes(p.variant)) return { field: 'variant', message: `unknown variant for ${p.architecture} ${JSON.stringify(p.variant)}; known: ${variants.join(', ')}` };
   }
   return undefined;
 }

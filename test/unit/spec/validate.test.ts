@@ -253,3 +253,16 @@ describe('Problem', () => {
     expect(e.message).toBe('a.yaml:1:1: kind: is required\nb.yaml: no such file or directory');
   });
 });
+
+describe('platform values that exist', () => {
+  it('refuses an unknown architecture in spec.platforms at its position, with a suggestion', () => {
+    expect(check(`${HEAD}${BODY}  platforms: [linux/arm64, linux/amd46]\n`)).toEqual([
+      't.yaml:11:28: spec.platforms[1]: unknown architecture "amd46" (did you mean amd64?)',
+    ]);
+  });
+
+  it('points at the field of a mapping platform', () => {
+    const body = BODY.replace('web:amd64\n', 'web:amd64\n      platform: {os: lnux, architecture: amd64}\n');
+    expect(check(`${HEAD}${body}`)).toEqual(['t.yaml:11:22: spec.sources[0].platform.os: unknown operating system "lnux" (did you mean linux?)']);
+  });
+});
