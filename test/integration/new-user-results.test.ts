@@ -1,6 +1,6 @@
 import { describe, it, expect, inject, afterAll } from 'vitest';
 import { createHash } from 'node:crypto';
-import { mkdtemp, writeFile, mkdir } from 'node:fs/promises';
+import { mkdtemp, writeFile, mkdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -11,6 +11,7 @@ import { run } from '../lab/proc.js';
 import { entriesSince, logMark } from '../lab/access-log.js';
 import type { AccessEntry } from '../lab/access-log.js';
 import { runPlait } from '../helpers/cli.js';
+import { generateLayout } from '../lab/fixtures/generate.js';
 
 // What a new user hit (issue 10), the wrong results: a typo'd platform emptying a list, tags added to a signed list
 // without signatures, a fresh store re-pushing what the registry already serves, `-o json` platforms, the store
@@ -267,6 +268,28 @@ describe('point 13: the store commands', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/passphrase/);
     expect((await runPlait(['manifest', 'exists', repo], { env: t.store('a') })).code).toBe(1);
+  });
+});
+
+describe('point 13: a failed push', () => {
+  it('puts the stored list and its history back as they were', async () => {
+    const repo = 'nu-failed-push';
+    await sources(repo);
+    const t = await tmp('failedpush');
+    await writeFile(t.file, spec(repo));
+    expect((await runPlait(['apply', '--plain-http', t.file], { env: t.store('a') })).code).toBe(0);
+    const before = (await runPlait(['manifest', 'inspect', '--raw', repo], { env: t.store('a') })).stdout;
+    // A layout source whose layer is gone: planning reads its manifest and config, the push fails on the layer.
+    const layout = await generateLayout({ dir: join(t.dir, 'broken'), tag: 'v1', seed: 'nu-broken', images: [{ platform: { os: 'linux', architecture: 's390x' }, layers: 1, layerSize: 2048, data: 'random' }] });
+    await rm(join(layout.dir, 'blobs', 'sha256', layout.images[0]!.layers[0]!.digest.slice('sha256:'.length)));
+    await writeFile(t.file, spec(repo, `    - image: oci:${layout.dir}:${layout.images[0]!.ref!}\n`));
+    const r = await runPlait(['apply', '--plain-http', t.file], { env: t.store('a') });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/nu-failed-push: failed: .*blob/i);
+    const after = (await runPlait(['manifest', 'inspect', '--raw', repo], { env: t.store('a') })).stdout;
+    expect(after.equals(before)).toBe(true);
+    const history = JSON.parse((await runPlait(['history', '-o', 'json', repo], { env: t.store('a') })).stdout.toString()) as unknown[];
+    expect(history).toHaveLength(1);
   });
 });
 
