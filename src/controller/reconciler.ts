@@ -5,6 +5,7 @@ import { NO_POSITIONS, parseDuration, validateObject, withDefaults } from '../re
 import type { ManifestListDoc, ValidSpec } from '../reconcile/spec/index.js';
 import { toReconcileSpec } from '../reconcile/from-spec.js';
 import { plan as planSpec } from '../reconcile/plan.js';
+import type { ResolveMemo } from '../reconcile/sources.js';
 import type { Plan } from '../reconcile/plan.js';
 import { applyPlan } from '../reconcile/apply.js';
 import type { ApplyResult } from '../reconcile/apply.js';
@@ -90,8 +91,26 @@ function isStalling(e: PlaitError): boolean {
   return !e.retryable && ([ErrorCodes.E_SPEC_INVALID, ErrorCodes.E_INVALID, ErrorCodes.E_PLATFORM_INVALID, ErrorCodes.E_REFERENCE_INVALID, ErrorCodes.E_UNSUPPORTED, ErrorCodes.E_CONFLICT] as string[]).includes(e.code);
 }
 
+/**
+ * How long one lookup of a source tag serves every resource naming it (with the same credentials): many lists built
+ * from one base image then cost one HEAD per window instead of one each, and a moved tag is seen at most this late.
+ */
+const SOURCE_MEMO_MS = 5000;
+
 export class Reconciler {
+  private readonly memos = new Map<string, { memo: ResolveMemo; at: number }>();
+
   constructor(private readonly d: ReconcilerDeps) {}
+
+  /** The shared source lookups for one transport (credentials and CAs): never shared across different ones. */
+  private memoFor(transport: TransportOptions): ResolveMemo {
+    const now = Date.now();
+    for (const [k, m] of this.memos) if (now - m.at > SOURCE_MEMO_MS) this.memos.delete(k);
+    const key = JSON.stringify(transport);
+    let m = this.memos.get(key);
+    if (!m) this.memos.set(key, (m = { memo: new Map(), at: now }));
+    return m.memo;
+  }
 
   private async patchStatus(o: KubeObject, status: Status): Promise<void> {
     if (JSON.stringify(status) === JSON.stringify(o.status ?? {})) return;
@@ -154,7 +173,7 @@ export class Reconciler {
     let p: Plan | undefined;
     try {
       const spec = await this.toSpec(o);
-      p = await withTimeout(planSpec(spec, this.d.store), timeoutMs, key);
+      p = await withTimeout(planSpec(spec, this.d.store, this.memoFor(spec.transport)), timeoutMs, key);
       const drifted = !p.inSync;
       if (drifted && status.digest) {
         await this.d.events.record(o, 'Normal', 'DriftDetected', `${p.actions.length} change(s): ${p.actions.slice(0, 8).map((a) => a.kind).join(', ')}`);
