@@ -17,7 +17,6 @@ import { PLAIT_BIN } from '../helpers/cli.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const chart = join(root, 'charts', 'plait');
-const CRD_FILE = 'plait.dev_manifestlists.yaml';
 const NS = 'plait-system';
 const KUBE_VERSION = '1.36.3';
 const SM_API = 'monitoring.coreos.com/v1/ServiceMonitor';
@@ -115,12 +114,6 @@ afterAll(async () => {
 });
 
 describe('chart and kustomize base', () => {
-  it('the chart ships the CRD file of config/crd/bases byte for byte', async () => {
-    const base = await readFile(join(root, 'config', 'crd', 'bases', CRD_FILE));
-    const shipped = await readFile(join(chart, 'files', CRD_FILE));
-    expect(shipped.equals(base), `charts/plait/files/${CRD_FILE} differs from config/crd/bases: run npm run sync:crd`).toBe(true);
-  });
-
   it('helm lint --strict passes for the default values and every value set', async () => {
     for (const v of valueSets) {
       const r = await helm(['lint', '--strict', chart, ...valueArgs(v)]);
