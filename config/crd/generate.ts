@@ -17,6 +17,8 @@ import { deref } from '../../src/reconcile/spec/schema.js';
 import type { JsonSchema } from '../../src/reconcile/spec/schema.js';
 
 export const CRD_PATH = fileURLToPath(new URL('./bases/plait.dev_manifestlists.yaml', import.meta.url));
+/** The Helm chart ships the same bytes (Helm cannot read files outside the chart). */
+export const CHART_CRD_PATH = fileURLToPath(new URL('../../charts/plait/files/plait.dev_manifestlists.yaml', import.meta.url));
 const SCHEMA_FILE = fileURLToPath(new URL('../../schemas/manifestlist.schema.json', import.meta.url));
 
 type Props = Record<string, unknown>;
@@ -159,20 +161,24 @@ export function renderCrd(schemaText: string = readFileSync(SCHEMA_FILE, 'utf8')
 
 function main(args: string[]): number {
   const want = renderCrd();
+  const paths = [CRD_PATH, CHART_CRD_PATH];
   if (args.includes('--check')) {
-    let have = '';
-    try {
-      have = readFileSync(CRD_PATH, 'utf8');
-    } catch {
-      // missing counts as stale
+    let stale = 0;
+    for (const path of paths) {
+      let have = '';
+      try {
+        have = readFileSync(path, 'utf8');
+      } catch {
+        // missing counts as stale
+      }
+      if (have !== want) {
+        console.error(`${path} is stale: run "npm run crd" and commit the result`);
+        stale++;
+      }
     }
-    if (have !== want) {
-      console.error('config/crd/bases/plait.dev_manifestlists.yaml is stale: run "npm run crd" and commit the result');
-      return 1;
-    }
-    return 0;
+    return stale > 0 ? 1 : 0;
   }
-  writeFileSync(CRD_PATH, want);
+  for (const path of paths) writeFileSync(path, want);
   return 0;
 }
 

@@ -13,6 +13,6 @@ describe('the chart\'s CRD', () => {
   it('is config/crd/bases/' + FILE + ' byte for byte', async () => {
     const base = await readFile(join(root, 'config', 'crd', 'bases', FILE));
     const shipped = await readFile(join(root, 'charts', 'plait', 'files', FILE));
-    expect(shipped.equals(base), `charts/plait/files/${FILE} differs from config/crd/bases: run npm run sync:crd`).toBe(true);
+    expect(shipped.equals(base), `charts/plait/files/${FILE} differs from config/crd/bases: run npm run crd`).toBe(true);
   });
 });
