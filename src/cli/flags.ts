@@ -1,6 +1,9 @@
 import { parseArgs } from 'node:util';
 import { PlaitError, ErrorCodes } from '../errors.js';
 import type { TransportOptions } from '../transports/index.js';
+// Straight from hosts.ts: this module is loaded by `validate` too, which must not load the registry client.
+import { CredentialBinding } from '../transports/registry/hosts.js';
+import type { RegistrySettings } from '../transports/registry/hosts.js';
 
 // Flag parsing on node:util parseArgs, with the podman/skopeo conventions it lacks: boolean flags that also take
 // `=true|false` (`--tls-verify=false`), repeatable string flags, and one-line errors.
@@ -54,22 +57,54 @@ export function parseFlags(command: string, args: string[], spec: FlagSpec): Par
   return { values, positionals: parsed.positionals };
 }
 
-/** The registry flags of podman/skopeo, on every command that talks to a registry. */
+/** The registry flags of podman/skopeo, on every command that talks to a registry. Un-prefixed: both sides. */
 export const REGISTRY_FLAGS: FlagSpec = {
-  'tls-verify': { type: 'boolean', valued: true },
-  'plain-http': { type: 'boolean', valued: true },
-  authfile: { type: 'string' },
-  'cert-dir': { type: 'string' },
-  creds: { type: 'string' },
+  'tls-verify': { type: 'boolean', valued: true, help: 'require HTTPS and verify certificates (=false: skip verification, fall back to HTTP)' },
+  'plain-http': { type: 'boolean', valued: true, help: 'speak plain HTTP to the registry' },
+  authfile: { type: 'string', arg: 'FILE', help: 'auth file with per-registry credentials (default: the containers/docker ones)' },
+  'cert-dir': { type: 'string', arg: 'DIR', help: 'use the CAs (*.crt) and client certificate (*.cert, *.key) in DIR' },
+  creds: { type: 'string', arg: 'USER:PASS', help: 'credentials for the one registry the command reaches (refused if it reaches two)' },
 };
 
+const SIDE_HELP = { src: 'the sources', dest: 'the destination' } as const;
+
+function sideFlags(side: 'src' | 'dest'): FlagSpec {
+  const who = SIDE_HELP[side];
+  return {
+    [`${side}-tls-verify`]: { type: 'boolean', valued: true, help: `like --tls-verify, for ${who} only` },
+    [`${side}-plain-http`]: { type: 'boolean', valued: true, help: `like --plain-http, for ${who} only` },
+    [`${side}-authfile`]: { type: 'string', arg: 'FILE', help: `like --authfile, for ${who} only` },
+    [`${side}-cert-dir`]: { type: 'string', arg: 'DIR', help: `like --cert-dir, for ${who} only` },
+    [`${side}-creds`]: { type: 'string', arg: 'USER:PASS', help: `credentials for ${who}' registry only (refused if ${side === 'src' ? 'the sources span two registries' : 'destinations span two'})` },
+  };
+}
+
+/** skopeo-style per-side flags, for commands that read sources and write a destination (apply, plan, watch, push). */
+export const SIDE_REGISTRY_FLAGS: FlagSpec = { ...sideFlags('src'), ...sideFlags('dest') };
+
+function registrySettings(values: Parsed['values'], prefix: string): RegistrySettings {
+  const o: RegistrySettings = {};
+  const tls = values[`${prefix}tls-verify`];
+  const plain = values[`${prefix}plain-http`];
+  if (typeof tls === 'boolean') o.tlsVerify = tls;
+  if (typeof plain === 'boolean') o.plainHttp = plain;
+  if (typeof values[`${prefix}authfile`] === 'string') o.authfile = values[`${prefix}authfile`] as string;
+  if (typeof values[`${prefix}cert-dir`] === 'string') o.certDir = values[`${prefix}cert-dir`] as string;
+  if (typeof values[`${prefix}creds`] === 'string') o.creds = values[`${prefix}creds`] as string;
+  return o;
+}
+
+/**
+ * The registry flags as transport options: un-prefixed ones for both sides, --src-…/--dest-… (when the command has
+ * them) for theirs. Flag credentials are bound to one registry each (see transports/registry/hosts.ts).
+ */
 export function transportOptions(values: Parsed['values']): TransportOptions {
-  const o: TransportOptions = {};
-  if (values['tls-verify'] === false) o.tlsVerify = false;
-  if (values['plain-http'] === true) o.plainHttp = true;
-  if (typeof values.authfile === 'string') o.authfile = values.authfile;
-  if (typeof values['cert-dir'] === 'string') o.certDir = values['cert-dir'];
-  if (typeof values.creds === 'string') o.creds = values.creds;
+  const o: TransportOptions = { ...registrySettings(values, ''), binding: new CredentialBinding() };
+  if (Object.keys(values).some((k) => k.startsWith('src-') || k.startsWith('dest-'))) {
+    o.sideFlags = true;
+    o.source = registrySettings(values, 'src-');
+    o.destination = registrySettings(values, 'dest-');
+  }
   return o;
 }
 

@@ -60,7 +60,7 @@ export async function adoptDestination(spec: ReconcileSpec, store: Store, listBy
   for (const t of tags) {
     if (!t.current || seen.has(t.current)) continue;
     seen.add(t.current);
-    const img = openImage(t.ref, spec.transport);
+    const img = openImage(t.ref, spec.transport, 'destination');
     const got = await img.getManifest(t.current);
     if (got.digest !== t.current) continue;
     const ok = await acceptVariants(spec, store, img, predicted.bytes, got.bytes);

@@ -108,7 +108,7 @@ async function applyLocked(p: Plan, store: Store, recId: string, signers: Signer
     const moved: string[] = [];
     for (const t of p.tags) {
       if (t.current === expected.digest) continue;
-      await openImage(t.ref, spec.transport).putManifest(listBytes, expected.mediaType, t.tag);
+      await openImage(t.ref, spec.transport, 'destination').putManifest(listBytes, expected.mediaType, t.tag);
       moved.push(t.tag);
     }
     const toSign = signers.length > 0 ? [...new Set([...moved, ...p.unsigned])] : [];
@@ -122,7 +122,7 @@ async function applyLocked(p: Plan, store: Store, recId: string, signers: Signer
   }
 
   const [firstTag, ...moreTags] = spec.destination.tags;
-  const dest = openImage(destinationRef(spec.destination.image, firstTag!), spec.transport);
+  const dest = openImage(destinationRef(spec.destination.image, firstTag!), spec.transport, 'destination');
   const variants = spec.compression?.variants ?? [];
   // force: the first variant becomes the regular instances' own compression (ForceCompressionFormat); the rest
   // are added as clones.
@@ -168,12 +168,12 @@ export async function rollback(store: Store, name: string, spec: { destination: 
     target = distinct[distinct.length - 2];
     if (!target) throw new PlaitError(ErrorCodes.E_NOT_FOUND, `${name}: no earlier push to roll back to`);
   }
-  const probe = openImage(destinationRef(spec.destination.image, spec.destination.tags[0]!), spec.transport);
+  const probe = openImage(destinationRef(spec.destination.image, spec.destination.tags[0]!), spec.transport, 'destination');
   if (!(await probe.resolve(target.digest))) {
     throw new PlaitError(ErrorCodes.E_NOT_FOUND, `${name}: ${target.digest} no longer exists at ${spec.destination.image}`);
   }
   for (const tag of spec.destination.tags) {
-    await openImage(destinationRef(spec.destination.image, tag), spec.transport).putManifest(Buffer.from(target.bytes, 'base64'), target.mediaType, tag);
+    await openImage(destinationRef(spec.destination.image, tag), spec.transport, 'destination').putManifest(Buffer.from(target.bytes, 'base64'), target.mediaType, tag);
   }
   return target;
 }

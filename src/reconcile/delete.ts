@@ -23,7 +23,7 @@ export async function deletePushedList(destination: { image: string; tags: strin
   const deleted: string[] = [];
   const kept: string[] = [];
   for (const tag of destination.tags) {
-    const img = openImage(destinationRef(destination.image, tag), transport);
+    const img = openImage(destinationRef(destination.image, tag), transport, 'destination');
     try {
       const r = await img.resolve();
       (r?.digest === digest ? deleted : kept).push(tag);
@@ -32,7 +32,7 @@ export async function deletePushedList(destination: { image: string; tags: strin
     }
   }
   if (deleted.length > 0) {
-    const img = openImage(destinationRef(destination.image, deleted[0]!), transport);
+    const img = openImage(destinationRef(destination.image, deleted[0]!), transport, 'destination');
     try {
       if (!('deleteManifest' in img)) throw new PlaitError(ErrorCodes.E_UNSUPPORTED, `${destination.image}: cannot delete manifests`);
       await img.deleteManifest(digest);

@@ -165,7 +165,7 @@ export async function plan(spec: ReconcileSpec, store: Store, memo?: ResolveMemo
 
   const tags: TagState[] = await Promise.all(spec.destination.tags.map(async (tag) => {
     const ref = destinationRef(spec.destination.image, tag);
-    const r = await openImage(ref, spec.transport).resolve();
+    const r = await openImage(ref, spec.transport, 'destination').resolve();
     return { tag, ref, ...(r && { current: r.digest }) };
   }));
 

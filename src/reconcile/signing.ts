@@ -30,7 +30,7 @@ export function signedDigests(listBytes: Buffer, listDigest: Digest): Digest[] {
 type AttachmentImage = ImageSource & ImageDestination;
 
 function imageFor(spec: ReconcileSpec, tag: string): AttachmentImage {
-  return openImage(destinationRef(spec.destination.image, tag), spec.transport);
+  return openImage(destinationRef(spec.destination.image, tag), spec.transport, 'destination');
 }
 
 /** The tags (of `tags`) for which some signer lacks a signature of some manifest of the list. */

@@ -4,6 +4,8 @@ import type { ImageName } from '../oci/image-name.js';
 import { registryHost } from '../oci/reference.js';
 import { RegistryImage } from './registry/image.js';
 import type { RegistryClientOptions } from './registry/client.js';
+import { settingsFor, bindFlagCredentials } from './registry/hosts.js';
+import type { CredentialBinding, RegistrySettings, Side, SideSettings } from './registry/hosts.js';
 import { LayoutImage } from './layout/layout.js';
 
 export type { ImageSource, ImageDestination, ManifestBlob, BlobDescriptor, BlobLocation, ResolvedManifest, PutBlobResult } from './types.js';
@@ -11,15 +13,49 @@ export { RegistryImage } from './registry/image.js';
 export { LayoutImage } from './layout/layout.js';
 export { requestStats, resetRequestStats, closeAllClients } from './registry/client.js';
 export type { RegistryClientOptions } from './registry/client.js';
+export { CredentialBinding, bindFlagCredentials, displayHost } from './registry/hosts.js';
+export type { RegistrySettings, Side } from './registry/hosts.js';
 
-/** Registry flags every command that talks to a registry takes (podman/skopeo names). */
+/**
+ * Registry flags every command that talks to a registry takes (podman/skopeo names). The top-level settings are the
+ * un-prefixed flags and apply to both sides; `source`/`destination` are the --src-…/--dest-… flags (hosts.ts).
+ */
 export interface TransportOptions extends RegistryClientOptions {
   /** Hosts that are spoken to over plain HTTP (explicit per registry, never a silent fallback). */
   plainHttpHosts?: string[];
+  source?: RegistrySettings;
+  destination?: RegistrySettings;
+  /** Per-host entries, below every flag. */
+  hosts?: Record<string, RegistrySettings>;
+  /** The command has --src-…/--dest-… flags (hints name them). */
+  sideFlags?: boolean;
+  /** Where flag credentials are claimed by one registry each; without it they go wherever asked. */
+  binding?: CredentialBinding;
 }
 
-/** Open a transport-qualified name (`docker://…` — the default —, or `oci:DIR[:REF]`) as source and destination. */
-export function openImage(name: string | ImageName, opts: TransportOptions = {}): RegistryImage | LayoutImage {
+function sideSettings(opts: TransportOptions): SideSettings {
+  const { tlsVerify, plainHttp, certDir, creds, authfile, source, destination, hosts, sideFlags, binding } = opts;
+  return { both: { tlsVerify, plainHttp, certDir, creds, authfile }, source, destination, hosts, sideFlags, binding };
+}
+
+/**
+ * Bind every flag credential to the one registry it is for, given all the images a command will read (source) and
+ * write (destination): a credential that would reach a second registry is refused now, before anything is touched.
+ */
+export function claimRegistries(opts: TransportOptions, images: { source?: Iterable<string>; destination?: Iterable<string> }): void {
+  if (!opts.binding) return;
+  const hostsOf = (names: Iterable<string> | undefined) => [...names ?? []].flatMap((n) => {
+    const parsed = parseImageName(n, { dropTagIfDigested: true });
+    return parsed.transport === 'docker' ? [registryHost(parsed.ref)] : [];
+  });
+  bindFlagCredentials(sideSettings(opts), { source: hostsOf(images.source), destination: hostsOf(images.destination) });
+}
+
+/**
+ * Open a transport-qualified name (`docker://…` — the default —, or `oci:DIR[:REF]`) as source and destination;
+ * `side` says which flags reach its registry: the sources' or the destination's.
+ */
+export function openImage(name: string | ImageName, opts: TransportOptions = {}, side: Side = 'source'): RegistryImage | LayoutImage {
   const parsed = typeof name === 'string' ? parseImageName(name) : name;
   if (parsed.transport === 'oci') {
     if (parsed.sourceIndex !== undefined) {
@@ -29,8 +65,17 @@ export function openImage(name: string | ImageName, opts: TransportOptions = {})
   }
   const ref = parsed.ref;
   const host = registryHost(ref);
-  const { plainHttpHosts, ...clientOpts } = opts;
-  const plainHttp = clientOpts.plainHttp === true || (plainHttpHosts ?? []).includes(ref.domain) || (plainHttpHosts ?? []).includes(host);
+  const eff = settingsFor(host, side, sideSettings(opts));
+  const plainHosts = opts.plainHttpHosts ?? [];
+  const plain = eff.plainHttp === true || (eff.plainHttp === undefined && (plainHosts.includes(ref.domain) || plainHosts.includes(host)));
+  // Only what is not per side passes through as it is; the rest is this host's effective settings.
+  const { maxConcurrency, retry, credentials, env, home } = opts;
+  const clientOpts: RegistryClientOptions = { maxConcurrency, retry, credentials, env, home, plainHttp: plain, flagPrefix: eff.flagPrefix };
+  for (const k of Object.keys(clientOpts) as Array<keyof RegistryClientOptions>) if (clientOpts[k] === undefined) delete clientOpts[k];
+  if (eff.tlsVerify !== undefined) clientOpts.tlsVerify = eff.tlsVerify;
+  if (eff.certDir !== undefined) clientOpts.certDir = eff.certDir;
+  if (eff.creds !== undefined) clientOpts.creds = eff.creds;
+  if (eff.authfile !== undefined) clientOpts.authfile = eff.authfile;
   return new RegistryImage(
     {
       host,
@@ -39,6 +84,6 @@ export function openImage(name: string | ImageName, opts: TransportOptions = {})
       digest: ref.digest,
       name: formatImageName(parsed),
     },
-    { ...clientOpts, plainHttp },
+    clientOpts,
   );
 }

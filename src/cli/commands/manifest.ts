@@ -2,13 +2,13 @@ import { writeFile } from 'node:fs/promises';
 import type { Signer } from '../../core/sign/index.js';
 import { PlaitError, ErrorCodes, isPlaitError } from '../../errors.js';
 import { digestOf } from '../../oci/digest.js';
-import { openImage, closeAllClients } from '../../transports/index.js';
+import { openImage, claimRegistries, closeAllClients } from '../../transports/index.js';
 import { Store, resolveStoreRoot } from '../../core/store/index.js';
 import { List, MANIFEST_ITEM } from '../../core/list/list.js';
 import { createList, addToList, annotateList, removeFromList } from '../../core/list/ops.js';
 import type { InstanceOverrides } from '../../core/list/ops.js';
 import { push } from '../../core/list/push.js';
-import { parseFlags, REGISTRY_FLAGS, transportOptions, str } from '../flags.js';
+import { parseFlags, REGISTRY_FLAGS, SIDE_REGISTRY_FLAGS, transportOptions, str } from '../flags.js';
 import type { FlagSpec, Parsed } from '../flags.js';
 import type { Command } from '../run.js';
 import { readHistory } from '../../reconcile/history.js';
@@ -38,7 +38,8 @@ Commands (podman/buildah compatible):
   ls
 
 Every command takes --store DIR (default: $PLAIT_STORE, $XDG_DATA_HOME/plait, ~/.local/share/plait);
-those that talk to registries take --tls-verify, --plain-http, --authfile, --cert-dir, --creds.
+those that talk to registries take --tls-verify, --plain-http, --authfile, --cert-dir, --creds; push also takes
+them per side: --src-… for the instances it reads, --dest-… for DEST (the un-prefixed ones mean both).
 `;
 
 /**
@@ -113,9 +114,11 @@ const subcommands: Record<string, (args: string[]) => Promise<number>> = {
     need(positionals, 1, 'create LIST [IMAGE…]: a list name is needed');
     const store = await openStore(values);
     const [name, ...images] = positionals as [string, ...string[]];
+    const transport = transportOptions(values);
+    claimRegistries(transport, { source: images });
     const { id } = await createList(store, name, values.annotation as string[] | undefined);
     for (const img of images) {
-      await addToList(store, id, img, { all: values.all === true, transport: transportOptions(values) });
+      await addToList(store, id, img, { all: values.all === true, transport });
     }
     out(id);
     return 0;
@@ -181,7 +184,7 @@ const subcommands: Record<string, (args: string[]) => Promise<number>> = {
 
   async push(args) {
     const { values, positionals } = parseFlags('manifest push', args, {
-      ...STORE_FLAG, ...REGISTRY_FLAGS,
+      ...STORE_FLAG, ...REGISTRY_FLAGS, ...SIDE_REGISTRY_FLAGS,
       all: { type: 'boolean', valued: true, default: true },
       format: { type: 'string', short: 'f' },
       digestfile: { type: 'string' },
@@ -210,7 +213,7 @@ const subcommands: Record<string, (args: string[]) => Promise<number>> = {
     const signers = await pushSigners(values);
     const { id, list } = await List.loadFromImage(store, listName);
     try {
-      const dest = openImage(destName, transport);
+      const dest = openImage(destName, transport, 'destination');
       const r = await push(store, list, dest, {
         selection: values.all === false ? 'specific' : 'all',
         instances: [],

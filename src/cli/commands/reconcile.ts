@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { PlaitError, ErrorCodes } from '../../errors.js';
-import { closeAllClients } from '../../transports/index.js';
+import { claimRegistries, closeAllClients } from '../../transports/index.js';
 import type { TransportOptions } from '../../transports/index.js';
 import { Store, resolveStoreRoot } from '../../core/store/index.js';
 import { loadSpecs } from '../../reconcile/spec/index.js';
@@ -9,7 +9,7 @@ import type { ReconcileSpec } from '../../reconcile/model.js';
 import { reconcileAll } from '../../reconcile/run.js';
 import { readHistory } from '../../reconcile/history.js';
 import { rollback } from '../../reconcile/apply.js';
-import { parseFlags, REGISTRY_FLAGS, transportOptions, str } from '../flags.js';
+import { parseFlags, REGISTRY_FLAGS, SIDE_REGISTRY_FLAGS, transportOptions, str } from '../flags.js';
 import type { FlagSpec, Parsed } from '../flags.js';
 import { render, summaryLine, appendStepSummary, progressReporter, table, jsonError, withJsonErrors } from '../output.js';
 import type { OutputFormat } from '../output.js';
@@ -19,6 +19,7 @@ import type { Command } from '../run.js';
 
 const COMMON: FlagSpec = {
   ...REGISTRY_FLAGS,
+  ...SIDE_REGISTRY_FLAGS,
   store: { type: 'string' },
   output: { type: 'string', short: 'o' },
   'log-format': { type: 'string' },
@@ -61,7 +62,10 @@ export async function loadForReconcile(paths: string[], transport: TransportOpti
     if (opts.json) process.stdout.write(jsonError(ErrorCodes.E_SPEC_INVALID, String(problems[0]), { problems: problems.map(String) }));
     return undefined;
   }
-  return specs.map((s) => toReconcileSpec(s, transport));
+  const out = specs.map((s) => toReconcileSpec(s, transport));
+  // Every registry the run reaches is known now: bind each flag credential to its one registry before any request.
+  claimRegistries(transport, { source: out.flatMap((s) => s.sources.map((x) => x.image)), destination: out.map((s) => s.destination.image) });
+  return out;
 }
 
 async function reconcileCommand(name: 'apply' | 'plan', args: string[]): Promise<number> {
@@ -71,7 +75,7 @@ async function reconcileCommand(name: 'apply' | 'plan', args: string[]): Promise
   if (values.help) {
     process.stdout.write(`Usage: plait ${name} [PATH…] [flags]\n\n${name === 'apply'
       ? 'Reconcile each ManifestList into its destination: change the stored list, push only what drifted.'
-      : 'Show what apply would do. --exit-code: 0 in sync, 2 drift, 1 error.'}\n\nFlags: --store DIR, --concurrency N (4), --jobs N (4), -o table|json|yaml, --log-format text|json, ${name === 'apply' ? '--dry-run, ' : '--exit-code, '}--tls-verify, --plain-http, --cert-dir, --authfile, --creds\nPATH: files, directories (recursive *.yaml, *.yml) or - for stdin; default .\n`);
+      : 'Show what apply would do. --exit-code: 0 in sync, 2 drift, 1 error.'}\n\nFlags: --store DIR, --concurrency N (4), --jobs N (4), -o table|json|yaml, --log-format text|json, ${name === 'apply' ? '--dry-run, ' : '--exit-code, '}--tls-verify, --plain-http, --cert-dir, --authfile, --creds (both sides; --src-… and --dest-… for one side)\nPATH: files, directories (recursive *.yaml, *.yml) or - for stdin; default .\n`);
     return 0;
   }
   const format = outputFormat(values.output);

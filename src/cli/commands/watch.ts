@@ -1,13 +1,13 @@
 import { resolve as resolvePath } from 'node:path';
 import { watch as chokidarWatch } from 'chokidar';
 import { PlaitError, ErrorCodes } from '../../errors.js';
-import { closeAllClients } from '../../transports/index.js';
+import { claimRegistries, closeAllClients } from '../../transports/index.js';
 import { Store, resolveStoreRoot } from '../../core/store/index.js';
 import { loadSpecs, parseDuration } from '../../reconcile/spec/index.js';
 import type { ValidSpec } from '../../reconcile/spec/index.js';
 import { toReconcileSpec } from '../../reconcile/from-spec.js';
 import { reconcileAll } from '../../reconcile/run.js';
-import { parseFlags, REGISTRY_FLAGS, transportOptions, str } from '../flags.js';
+import { parseFlags, REGISTRY_FLAGS, SIDE_REGISTRY_FLAGS, transportOptions, str } from '../flags.js';
 import { progressReporter } from '../output.js';
 import type { Command } from '../run.js';
 
@@ -20,7 +20,7 @@ export const watch: Command = {
   summary: 'reconcile on every change and interval',
   async run(args) {
     const { values, positionals } = parseFlags('watch', args, {
-      ...REGISTRY_FLAGS, store: { type: 'string' }, debounce: { type: 'string' }, 'log-format': { type: 'string' },
+      ...REGISTRY_FLAGS, ...SIDE_REGISTRY_FLAGS, store: { type: 'string' }, debounce: { type: 'string' }, 'log-format': { type: 'string' },
       concurrency: { type: 'string' }, jobs: { type: 'string' },
     });
     const paths = positionals.length > 0 ? positionals : ['.'];
@@ -67,7 +67,7 @@ export const watch: Command = {
       timers.set(v.name, setInterval(() => reconcile([v.name]), every));
     };
 
-    const load = async (): Promise<string[]> => {
+    const load = async (initial = false): Promise<string[]> => {
       const { specs, problems } = await loadSpecs(paths, { context: 'cli' });
       for (const p of problems) say(String(p));
       const changed: string[] = [];
@@ -76,6 +76,16 @@ export const watch: Command = {
         seen.add(s.name);
         const prev = good.get(s.name);
         if (!prev || JSON.stringify(prev.raw.spec) !== JSON.stringify(s.raw.spec) || prev.file !== s.file) {
+          // A flag credential stays with the registry it was first bound to; a spec that would send it to another
+          // is refused (at start: the whole command, as apply does).
+          try {
+            const r = toReconcileSpec(s, transport);
+            claimRegistries(transport, { source: r.sources.map((x) => x.image), destination: [r.destination.image] });
+          } catch (e) {
+            if (initial) throw e;
+            say(`${s.name}: ${(e as Error).message}`);
+            continue;
+          }
           good.set(s.name, s);
           schedule(s);
           changed.push(s.name);
@@ -94,7 +104,7 @@ export const watch: Command = {
       return changed;
     };
 
-    reconcile(await load());
+    reconcile(await load(true));
     say(`watching ${paths.join(', ')} (${good.size} spec${good.size === 1 ? '' : 's'})`);
 
     let debounce: NodeJS.Timeout | undefined;

@@ -8,7 +8,7 @@ import {
 } from '../../oci/mediatype.js';
 import { chooseInstance } from '../../oci/platform-match.js';
 import type { ImageIndex } from '../../oci/types.js';
-import { openImage } from '../../transports/index.js';
+import { claimRegistries, openImage } from '../../transports/index.js';
 import type { ImageDestination, ImageSource, ManifestBlob, TransportOptions } from '../../transports/index.js';
 import { hostPlatform, platformChoice } from '../../transports/host.js';
 import { readSmall } from '../../transports/registry/image.js';
@@ -214,6 +214,8 @@ export async function push(store: Store, list: List, dest: ImageDestination, opt
     for (const a of addCompression) variantAlgorithm(a);
   }
   if (opts.forceCompressionFormat) await forcedAlgorithm(opts);
+  // Flag credentials go to one registry each: refuse now if the instances' registries and DEST would share one.
+  claimRegistries(transport, { source: [...refs.values()], destination: [dest.name] });
   const signers = opts.signers ?? [];
   const identities = opts.identities ?? identitiesFor(dest, tags);
   // Keys are decrypted and signature storage checked before anything is pushed.

@@ -9,6 +9,7 @@ import type { Challenge } from './challenge.js';
 import { findCredentials } from './credentials.js';
 import type { Credentials, CredentialOptions } from './credentials.js';
 import { loadTlsFiles, connectOptions } from './tls.js';
+import { isTlsFailure, tlsError } from './tls-errors.js';
 import { registryError } from './errors.js';
 import { Semaphore } from './semaphore.js';
 
@@ -38,6 +39,8 @@ export interface RegistryClientOptions extends CredentialOptions {
   retry?: Partial<RetryPolicy>;
   /** Credentials already resolved by the caller (skips the lookup). */
   credentials?: Credentials | null;
+  /** How hints name the flags of the side this registry is reached from ("--dest-", "--src-", "--"). */
+  flagPrefix?: string;
 }
 
 export interface RequestStats {
@@ -119,17 +122,6 @@ function networkCode(e: unknown): string | undefined {
     cur = (cur as { cause?: unknown }).cause;
   }
   return undefined;
-}
-
-function isTlsError(e: unknown): boolean {
-  let cur: unknown = e;
-  for (let i = 0; i < 4 && cur; i++) {
-    const code = (cur as { code?: string }).code ?? '';
-    const msg = (cur as { message?: string }).message ?? '';
-    if (/CERT|SSL|TLS|SELF_SIGNED|ERR_TLS/i.test(code) || /certificate|wrong version number|ssl/i.test(msg)) return true;
-    cur = (cur as { cause?: unknown }).cause;
-  }
-  return false;
 }
 
 function retryAfterMs(h: string | string[] | undefined): number | undefined {
@@ -222,10 +214,12 @@ export class RegistryClient {
         if (isPlaitError(e)) throw e;
       }
     }
-    if (isTlsError(lastErr)) {
-      throw new PlaitError(ErrorCodes.E_TLS, `${this.host}: TLS: ${(lastErr as Error).message}${this.opts.tlsVerify === false ? '' : ' (trust its CA with --cert-dir, or pass --tls-verify=false)'}`, { cause: lastErr });
-    }
+    if (isTlsFailure(lastErr)) throw this.tlsError(lastErr);
     throw new PlaitError(ErrorCodes.E_NETWORK, `${this.host}: cannot reach registry: ${describeNetworkError(lastErr)}`, { cause: lastErr, retryable: true });
+  }
+
+  private tlsError(e: unknown): PlaitError {
+    return tlsError(this.host, e, { flagPrefix: this.opts.flagPrefix ?? '--', ...(this.opts.certDir !== undefined && { certDir: this.opts.certDir }) });
   }
 
   private baseHeaders(): Record<string, string> {
@@ -367,7 +361,7 @@ export class RegistryClient {
           await sleep(this.backoff(attempt));
           continue;
         }
-        if (isTlsError(e)) throw new PlaitError(ErrorCodes.E_TLS, `${this.host}: TLS: ${(e as Error).message}`, { cause: e });
+        if (isTlsFailure(e)) throw this.tlsError(e);
         throw new PlaitError(ErrorCodes.E_NETWORK, `${this.host}: ${req.what}: ${describeNetworkError(e)}`, { cause: e, retryable: net !== undefined });
       }
       release();
