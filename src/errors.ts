@@ -27,6 +27,8 @@ export const ErrorCodes = {
   E_STORE: 'E_STORE',
   E_CONFLICT: 'E_CONFLICT',
   E_SIGN: 'E_SIGN',
+  /** Stopped by SIGINT/SIGTERM: transfers aborted, nothing more started. */
+  E_INTERRUPTED: 'E_INTERRUPTED',
   E_INTERNAL: 'E_INTERNAL',
 } as const;
 

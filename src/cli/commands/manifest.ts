@@ -11,6 +11,7 @@ import { push } from '../../core/list/push.js';
 import { parseFlags, REGISTRY_FLAGS, SIDE_REGISTRY_FLAGS, transportOptions, str } from '../flags.js';
 import type { FlagSpec, Parsed } from '../flags.js';
 import type { Command } from '../run.js';
+import { stoppable } from '../interrupts.js';
 import { readHistory } from '../../reconcile/history.js';
 
 /** Whether an inspect target names a registry or layout explicitly (else it can only be a local list). */
@@ -298,6 +299,7 @@ export const manifest: Command = {
     }
     const fn = subcommands[sub];
     if (!fn) throw new PlaitError(ErrorCodes.E_INVALID, `manifest: unknown command "${sub}" (see plait manifest --help)`);
-    return fn(rest);
+    // A push writes to a registry: on Ctrl-C/SIGTERM it stops cleanly and says what was written.
+    return sub === 'push' ? stoppable(() => fn(rest)) : fn(rest);
   },
 };

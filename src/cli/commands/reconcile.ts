@@ -11,6 +11,8 @@ import { readHistory } from '../../reconcile/history.js';
 import { rollback } from '../../reconcile/apply.js';
 import { parseFlags, REGISTRY_FLAGS, SIDE_REGISTRY_FLAGS, transportOptions, str } from '../flags.js';
 import type { FlagSpec, Parsed } from '../flags.js';
+import { isInterrupted, interruptedError } from '../../transports/interrupt.js';
+import { stoppable } from '../interrupts.js';
 import { render, summaryLine, appendStepSummary, progressReporter, table, jsonError, withJsonErrors } from '../output.js';
 import type { OutputFormat } from '../output.js';
 import type { Command } from '../run.js';
@@ -88,10 +90,14 @@ async function reconcileCommand(name: 'apply' | 'plan', args: string[]): Promise
   const dryRun = name === 'plan' || values['dry-run'] === true;
   let outcomes;
   try {
-    outcomes = await reconcileAll(specs, store, { concurrency, jobs, dryRun, onEvent: progressReporter(logs) });
+    const report = progressReporter(logs);
+    // Specs aborted by a signal are not "failed": one summary line says what happened (see stoppable).
+    outcomes = await reconcileAll(specs, store, { concurrency, jobs, dryRun, onEvent: (e) => (e.kind === 'done' && isInterrupted() ? undefined : report(e)) });
   } finally {
     await closeAllClients();
   }
+  // Stopped by a signal: the caller says what was written instead of a table of aborted specs.
+  if (isInterrupted()) throw interruptedError();
   process.stdout.write(render(outcomes, format));
   if (format === 'table') process.stderr.write(`${summaryLine(outcomes)}\n`);
   await appendStepSummary(outcomes, `plait ${name}`);
@@ -100,8 +106,9 @@ async function reconcileCommand(name: 'apply' | 'plan', args: string[]): Promise
   return 0;
 }
 
-export const apply: Command = { name: 'apply', summary: 'reconcile specs', run: (a) => withJsonErrors(a, () => reconcileCommand('apply', a)) };
-export const plan: Command = { name: 'plan', summary: 'show drift', run: (a) => withJsonErrors(a, () => reconcileCommand('plan', a)) };
+// Interrupted by a signal: one summary line instead of the outcomes (stoppable); -o json errors as before.
+export const apply: Command = { name: 'apply', summary: 'reconcile specs', run: (a) => withJsonErrors(a, () => stoppable(() => reconcileCommand('apply', a))) };
+export const plan: Command = { name: 'plan', summary: 'show drift', run: (a) => withJsonErrors(a, () => stoppable(() => reconcileCommand('plan', a))) };
 
 async function openStore(values: Parsed['values']): Promise<Store> {
   return Store.open(resolveStoreRoot({ store: str(values.store) }));

@@ -13,6 +13,7 @@ import type {
   ImageSource, ImageDestination, ManifestBlob, BlobDescriptor, ResolvedManifest, BlobLocation, PutBlobResult,
 } from '../types.js';
 import { VerifyingStream, verified } from '../verify.js';
+import { writes } from '../interrupt.js';
 
 // The OCI image layout (image-spec image-layout.md): `oci-layout`, `index.json` whose entries name images through the
 // `org.opencontainers.image.ref.name` annotation, and content-addressed `blobs/<alg>/<hex>`. Blobs are written to a
@@ -220,6 +221,7 @@ export class LayoutImage implements ImageSource, ImageDestination {
       const digest = verifier.digest;
       await rename(tmp, this.blobPath(digest));
       await fsyncDir(dir);
+      writes.blob(`oci:${this.dir}`);
       return { digest, size: verifier.size };
     } catch (e) {
       await unlink(tmp).catch(() => undefined);
@@ -243,6 +245,7 @@ export class LayoutImage implements ImageSource, ImageDestination {
         await writeFileAtomic(join(this.dir, 'index.json'), JSON.stringify(idx));
       });
     }
+    writes.manifest(`oci:${this.dir}`, tag);
     return digest;
   }
 

@@ -12,6 +12,7 @@ import { loadTlsFiles, connectOptions } from './tls.js';
 import { isTlsFailure, tlsError } from './tls-errors.js';
 import { registryError } from './errors.js';
 import { Semaphore } from './semaphore.js';
+import { interruptSignal, interruptedError, isInterrupted, throwIfInterrupted } from '../interrupt.js';
 
 // One RegistryClient per registry host: one connection pool, a token cache per scope set, a concurrency limit, a
 // request counter, and retries of what can safely be retried. Unlike containers/image it does not ping /v2/ before
@@ -98,6 +99,8 @@ export interface RegistryRequest {
   idempotent?: boolean;
   /** Statuses that are not errors; others become PlaitErrors. Default: 2xx. */
   ok?: (status: number) => boolean;
+  /** Sent even after an interrupt (cancelling an upload on the way out). */
+  uninterruptible?: boolean;
 }
 
 export interface RegistryResponse {
@@ -133,7 +136,16 @@ function retryAfterMs(h: string | string[] | undefined): number | undefined {
   return Number.isFinite(at) ? Math.max(0, at - Date.now()) : undefined;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** A retry's wait, cut short by an interrupt (the next attempt then refuses to start). */
+const sleep = (ms: number) => new Promise<void>((resolve) => {
+  const done = () => {
+    clearTimeout(timer);
+    interruptSignal.removeEventListener('abort', done);
+    resolve();
+  };
+  const timer = setTimeout(done, ms);
+  interruptSignal.addEventListener('abort', done, { once: true });
+});
 
 export function header(h: Record<string, string | string[] | undefined>, name: string): string | undefined {
   const v = h[name.toLowerCase()];
@@ -194,6 +206,7 @@ export class RegistryClient {
   }
 
   private async doPing(): Promise<{ base: string; challenges: Challenge[] }> {
+    throwIfInterrupted();
     const agent = await this.dispatcher();
     const schemes = this.opts.plainHttp ? ['http'] : this.opts.tlsVerify === false ? ['https', 'http'] : ['https'];
     let lastErr: unknown;
@@ -201,7 +214,7 @@ export class RegistryClient {
       const base = `${scheme}://${this.host}`;
       try {
         countRequest(this.host, 'GET');
-        const res = await request(`${base}/v2/`, { method: 'GET', headers: this.baseHeaders(), dispatcher: agent });
+        const res = await request(`${base}/v2/`, { method: 'GET', headers: this.baseHeaders(), dispatcher: agent, signal: interruptSignal });
         await res.body.dump();
         if (res.statusCode !== 200 && res.statusCode !== 401) {
           throw registryError(this.host, 'pinging /v2/', res.statusCode, '');
@@ -211,6 +224,7 @@ export class RegistryClient {
         return { base, challenges: this.challenges };
       } catch (e) {
         lastErr = e;
+        if (isInterrupted()) throw interruptedError();
         if (isPlaitError(e)) throw e;
       }
     }
@@ -333,6 +347,8 @@ export class RegistryClient {
     let refreshedForScope = false;
     let learnedChallenges = false;
     for (let attempt = 1; ; attempt++) {
+      // After Ctrl-C nothing new starts; what is in flight is aborted through the signal.
+      if (!req.uninterruptible) throwIfInterrupted();
       const url = absolute ? req.path : `${base}${req.path}`;
       const auth = await this.authorization(req.scopes);
       const headers: Record<string, string> = { ...this.baseHeaders(), ...req.headers };
@@ -343,10 +359,14 @@ export class RegistryClient {
         countRequest(this.host, req.method);
         // undici closes the connection after every HEAD unless told not to (a guard against servers that send a body
         // anyway); registries do not, and a no-op reconcile is nothing but HEADs.
-        res = await request(url, { method: req.method, headers, body: req.body, dispatcher: agent, ...(req.method === 'HEAD' && { reset: false }) });
+        res = await request(url, {
+          method: req.method, headers, body: req.body, dispatcher: agent,
+          ...(req.method === 'HEAD' && { reset: false }), ...(!req.uninterruptible && { signal: interruptSignal }),
+        });
       } catch (e) {
         release();
         countStatus(this.host, 'error');
+        if (!req.uninterruptible && isInterrupted()) throw interruptedError();
         // A failure of our own body stream (say, a digest mismatch while uploading) is the real cause: keep it.
         const own = ownError(e);
         if (own) throw own;

@@ -11,6 +11,7 @@ import type {
 } from '../types.js';
 import { VerifyingStream, verified } from '../verify.js';
 import { clientFor, header } from './client.js';
+import { writes } from '../interrupt.js';
 import type { RegistryClient, RegistryClientOptions, Scope } from './client.js';
 
 // One repository on a registry, seen as a source and as a destination. The wire behaviour follows
@@ -44,6 +45,11 @@ export class RegistryImage implements ImageSource, ImageDestination {
     this.tag = ref.tag;
     this.location = { transport: 'docker', host: ref.host, repository: ref.repository };
     this.client = clientFor(ref.host, opts);
+  }
+
+  /** host/repository, as the interrupt summary names it. */
+  private get where(): string {
+    return `${this.ref.host}/${this.ref.repository}`;
   }
 
   private get pull(): Scope[] {
@@ -167,7 +173,10 @@ export class RegistryImage implements ImageSource, ImageDestination {
         scopes, what: `mounting ${desc.digest} from ${from.repository}`, ok: (s) => s === 201 || s === 202,
       });
       await res.body.dump();
-      if (res.status === 201) return true;
+      if (res.status === 201) {
+        writes.blob(this.where);
+        return true;
+      }
       // 202: the registry opened an ordinary upload instead; cancel it rather than leave it dangling.
       const loc = header(res.headers, 'location');
       if (loc) {
@@ -189,7 +198,37 @@ export class RegistryImage implements ImageSource, ImageDestination {
     await post.body.dump();
     const loc = header(post.headers, 'location');
     if (!loc) throw new PlaitError(ErrorCodes.E_REGISTRY, `${this.ref.host}: upload to ${repo}: no Location in the answer`);
-    let location = new URL(loc, post.url);
+    const session = new URL(loc, post.url).toString();
+    try {
+      const r = await this.upload(new URL(session), stream, desc);
+      writes.blob(this.where);
+      return r;
+    } catch (e) {
+      // A failed or interrupted upload must not leave its session open on the registry (distribution keeps it until
+      // its purge runs, a week by default): cancel it, as the distribution API allows.
+      await this.cancelUpload(session);
+      throw e;
+    }
+  }
+
+  private async cancelUpload(session: string): Promise<void> {
+    const del = await this.client.send({ method: 'DELETE', path: session, scopes: this.push, what: 'cancelling an upload',
+      ok: () => true, uninterruptible: true }).catch(() => undefined);
+    await del?.body.dump();
+    let gone = del !== undefined && ((del.status >= 200 && del.status < 300) || del.status === 404);
+    if (del !== undefined && !gone) {
+      // distribution answers a DELETE whose upload state no longer matches (a PUT died half-way) with an error, yet
+      // the session is unusable all the same: its own answer decides.
+      const probe = await this.client.send({ method: 'GET', path: session, scopes: this.push, what: 'checking a cancelled upload',
+        ok: () => true, uninterruptible: true }).catch(() => undefined);
+      await probe?.body.dump();
+      gone = probe?.status === 404;
+    }
+    writes.uploadCancelled(gone);
+  }
+
+  private async upload(location: URL, stream: Readable, desc: BlobDescriptor | { digest?: undefined; size: number }): Promise<PutBlobResult> {
+    const repo = this.ref.repository;
     const verifier = verified(stream, desc.digest, desc.size, `uploading ${desc.digest ?? 'a blob'} to ${this.ref.host}/${repo}`);
     const body = verifier;
     const headers: Record<string, string> = { 'content-type': 'application/octet-stream' };
@@ -232,6 +271,7 @@ export class RegistryImage implements ImageSource, ImageDestination {
       body: bytes, scopes: this.push, what: `writing manifest ${this.ref.repository}:${target}`,
     });
     await res.body.dump();
+    writes.manifest(this.where, tag);
     const announced = header(res.headers, 'docker-content-digest');
     if (announced && announced.startsWith('sha256:') && announced !== digest) {
       throw new PlaitError(ErrorCodes.E_DIGEST_MISMATCH, `${this.ref.host}/${this.ref.repository}:${target}: registry stored ${announced}, we sent ${digest}`);
