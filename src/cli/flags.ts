@@ -66,16 +66,16 @@ export const REGISTRY_FLAGS: FlagSpec = {
   creds: { type: 'string', arg: 'USER:PASS', help: 'credentials for the one registry the command reaches (refused if it reaches two)' },
 };
 
-const SIDE_HELP = { src: 'the sources', dest: 'the destination' } as const;
+const SIDE_HELP = { src: ['the sources', "the sources'"], dest: ['the destination', "the destination's"] } as const;
 
 function sideFlags(side: 'src' | 'dest'): FlagSpec {
-  const who = SIDE_HELP[side];
+  const [who, whose] = SIDE_HELP[side];
   return {
     [`${side}-tls-verify`]: { type: 'boolean', valued: true, help: `like --tls-verify, for ${who} only` },
     [`${side}-plain-http`]: { type: 'boolean', valued: true, help: `like --plain-http, for ${who} only` },
     [`${side}-authfile`]: { type: 'string', arg: 'FILE', help: `like --authfile, for ${who} only` },
     [`${side}-cert-dir`]: { type: 'string', arg: 'DIR', help: `like --cert-dir, for ${who} only` },
-    [`${side}-creds`]: { type: 'string', arg: 'USER:PASS', help: `credentials for ${who}' registry only (refused if ${side === 'src' ? 'the sources span two registries' : 'destinations span two'})` },
+    [`${side}-creds`]: { type: 'string', arg: 'USER:PASS', help: `credentials for ${whose} registry only (refused if ${side === 'src' ? 'the sources span' : 'the destinations span'} two registries)` },
   };
 }
 
