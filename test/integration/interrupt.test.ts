@@ -113,7 +113,8 @@ spec:
     const mark = await logMark(lab.plain.accessLog);
     const r = await interruptMidUpload(['apply', '--store', store, '--dest-plain-http', spec], repo, 'SIGTERM');
     expect(r.code).toBe(143);
-    expect(r.stderr).toMatch(/^plait: interrupted by SIGTERM: .*; \d+ open uploads? cancelled; no tag was moved; re-run to resume\n$/);
+    // Progress lines may come before it; the summary is the last line.
+    expect(`${r.stderr.trim().split('\n').at(-1)}\n`).toMatch(/^plait: interrupted by SIGTERM: .*; \d+ open uploads? cancelled; no tag was moved; re-run to resume\n$/);
     const entries = await entriesSince(lab.plain.accessLog, mark);
     const deletes = entries.filter((e) => e.method === 'DELETE' && e.path.includes(`/blobs/uploads/${r.session}`));
     expect(deletes).toHaveLength(1);
