@@ -1,9 +1,9 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { PlaitError, ErrorCodes } from '../../errors.js';
 import { claimRegistries, closeAllClients } from '../../transports/index.js';
 import type { TransportOptions } from '../../transports/index.js';
 import { Store, resolveStoreRoot } from '../../core/store/index.js';
-import { loadSpecs } from '../../reconcile/spec/index.js';
+import { loadSpecs, readSpecStream, skippedNote, MAX_SPEC_FILE_BYTES } from '../../reconcile/spec/index.js';
 import { toReconcileSpec } from '../../reconcile/from-spec.js';
 import type { ReconcileSpec } from '../../reconcile/model.js';
 import { reconcileAll } from '../../reconcile/run.js';
@@ -50,15 +50,15 @@ function logFormat(v: unknown): 'text' | 'json' {
 }
 
 async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
+  return readSpecStream(process.stdin as AsyncIterable<Buffer>);
 }
 
 /** Load, validate and convert the specs; any problem → its lines on stderr and exit 1, before anything is touched. */
 export async function loadForReconcile(paths: string[], transport: TransportOptions, opts: { json?: boolean } = {}): Promise<ReconcileSpec[] | undefined> {
   const stdin = paths.includes('-') ? await readStdin() : undefined;
-  const { specs, problems } = await loadSpecs(paths, { context: 'cli', ...(stdin !== undefined && { stdin }) });
+  const { specs, problems, skipped } = await loadSpecs(paths, { context: 'cli', ...(stdin !== undefined && { stdin }) });
+  const note = skippedNote(skipped);
+  if (note !== undefined) process.stderr.write(`${note}\n`);
   if (problems.length > 0) {
     for (const p of problems) process.stderr.write(`${String(p)}\n`);
     if (opts.json) process.stdout.write(jsonError(ErrorCodes.E_SPEC_INVALID, String(problems[0]), { problems: problems.map(String) }));
@@ -155,5 +155,8 @@ export const rollbackCommand: Command = {
 
 /** For tests and scripts: read a file that may be `-`. */
 export async function readInput(path: string): Promise<string> {
-  return path === '-' ? readStdin() : readFile(path, 'utf8');
+  if (path === '-') return readStdin();
+  const { size } = await stat(path);
+  if (size > MAX_SPEC_FILE_BYTES) throw new PlaitError(ErrorCodes.E_INVALID, `${path}: is ${size} bytes, more than a spec file may hold (${MAX_SPEC_FILE_BYTES / (1024 * 1024)} MiB); refused unread`);
+  return readFile(path, 'utf8');
 }

@@ -1,5 +1,5 @@
 import { ErrorCodes, PlaitError } from '../../errors.js';
-import { loadSpecs } from '../../reconcile/spec/index.js';
+import { loadSpecs, readSpecStream, skippedNote } from '../../reconcile/spec/index.js';
 import { parseFlags } from '../flags.js';
 import type { Command } from '../run.js';
 import { jsonError, withJsonErrors } from '../output.js';
@@ -23,11 +23,6 @@ Flags:
   -o, --output text|json    json: print {"valid":N,"specs":[…]} on stdout, or {"error":{…,"problems":[…]}} when not valid
 `;
 
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
 
 export const validate: Command = {
   name: 'validate',
@@ -54,8 +49,10 @@ async function runValidate(args: string[]): Promise<number> {
     throw new PlaitError(ErrorCodes.E_INVALID, `validate: -o takes text or json, not ${JSON.stringify(format)}`);
   }
   const paths = positionals.length > 0 ? positionals : ['.'];
-  const stdin = paths.includes('-') ? await readStdin() : undefined;
-  const { specs, problems } = await loadSpecs(paths, { context, ...(stdin !== undefined && { stdin }) });
+  const stdin = paths.includes('-') ? await readSpecStream(process.stdin as AsyncIterable<Buffer>) : undefined;
+  const { specs, problems, skipped } = await loadSpecs(paths, { context, ...(stdin !== undefined && { stdin }) });
+  const note = skippedNote(skipped);
+  if (note !== undefined) process.stderr.write(`${note}\n`);
   if (problems.length > 0) {
     process.stderr.write(problems.map(String).join('\n') + '\n');
     if (format === 'json') {

@@ -1,5 +1,5 @@
 import { loadDocuments } from './load.js';
-import type { LoadedSpec, Positions } from './load.js';
+import type { LoadedSpec, Positions, SkippedDocument } from './load.js';
 import type { Problem } from './problem.js';
 import { withDefaults } from './types.js';
 import type { ManifestList, ManifestListDoc } from './types.js';
@@ -43,6 +43,8 @@ export interface LoadSpecsResult {
   specs: ValidSpec[];
   /** Every problem, in the order the files were read, then by line and column. */
   problems: Problem[];
+  /** Objects of other APIs found among the specs, not read as specs. */
+  skipped: SkippedDocument[];
 }
 
 /** Load and validate files, directories (recursive *.yaml, *.yml) and `-`. An empty list means `.`. */
@@ -68,11 +70,11 @@ export async function loadSpecs(paths: readonly string[], opts: LoadSpecsOptions
     specs.push({ file: d.file, index: d.index, name: raw.metadata.name, doc: withDefaults(raw), raw, positions: d.positions, baseDir: d.baseDir });
   }
   problems.sort((a, b) => order(a.file) - order(b.file) || a.line - b.line || a.col - b.col);
-  return { specs, problems };
+  return { specs, problems, skipped: loaded.skipped };
 }
 
-export { loadDocuments, parseDocuments, NO_POSITIONS, STDIN_NAME } from './load.js';
-export type { LoadedSpec, LoadOptions, LoadResult, Position, Positions } from './load.js';
+export { loadDocuments, parseDocuments, readSpecStream, skippedNote, NO_POSITIONS, STDIN_NAME, MAX_SPEC_FILE_BYTES, MAX_SPEC_TOTAL_BYTES } from './load.js';
+export type { LoadedSpec, LoadOptions, LoadResult, Position, Positions, SkippedDocument } from './load.js';
 export { Problem, formatPath, parsePath, problemsError } from './problem.js';
 export type { JsonPath, PathSegment } from './problem.js';
 export { checkDuplicateNames, createAjv, schemaValidator, validateDocument, validateObject, MIN_INTERVAL_MS } from './validate.js';

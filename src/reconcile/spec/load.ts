@@ -1,7 +1,8 @@
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { open, readdir, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { LineCounter, isAlias, isMap, isPair, isScalar, isSeq, parseAllDocuments } from 'yaml';
 import type { Document, Node as YamlNode } from 'yaml';
+import { ErrorCodes, PlaitError } from '../../errors.js';
 import { Problem, parsePath } from './problem.js';
 import type { JsonPath } from './problem.js';
 
@@ -10,6 +11,17 @@ import type { JsonPath } from './problem.js';
 // syntax tree so that a JSON path can be turned back into a line and column.
 
 export const STDIN_NAME = '<stdin>';
+
+/**
+ * The most one spec file (or standard input) may hold. A spec is a few KiB, one with hundreds of sources a few tens;
+ * the YAML parser needs about a hundred times a file's size in memory and slows down on huge mappings, so a file
+ * this big is refused on its size alone, before it is read.
+ */
+export const MAX_SPEC_FILE_BYTES = 1024 * 1024;
+/** The most all the files of one run may hold together (thousands of specs), for the same reason. */
+export const MAX_SPEC_TOTAL_BYTES = 16 * 1024 * 1024;
+/** The group whose documents are specs; a directory may hold other Kubernetes objects, which are skipped. */
+const PLAIT_GROUP = 'plait.dev';
 
 export interface Position {
   /** 1-based. */
@@ -43,11 +55,22 @@ export interface LoadedSpec {
   baseDir: string;
 }
 
+export interface SkippedDocument {
+  file: string;
+  index: number;
+  line: number;
+  /** `apiVersion` and `kind` as written. */
+  apiVersion: string;
+  kind: string;
+}
+
 export interface LoadResult {
   /** Every file read or tried, in order (the order problems are reported in). */
   files: string[];
-  /** Documents that parsed as YAML and are not empty. */
+  /** Documents that parsed as YAML, are not empty and are not another API's objects. */
   documents: LoadedSpec[];
+  /** Kubernetes objects of other API groups (a Deployment, a Kustomization) sharing the files: not specs. */
+  skipped: SkippedDocument[];
   /** Paths that cannot be read, and YAML syntax errors (the first of each document, later ones tend to be echoes). */
   problems: Problem[];
 }
@@ -142,11 +165,25 @@ export const NO_POSITIONS: Positions = {
   source: () => undefined,
 };
 
+/**
+ * A mapping with a string apiVersion outside plait.dev is another API's object. A ManifestList kind keeps a document
+ * ours whatever its apiVersion says (a typo there is an error), and so does a missing apiVersion.
+ */
+function foreignObject(doc: unknown): { apiVersion: string; kind: string } | undefined {
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return undefined;
+  const { apiVersion, kind } = doc as Record<string, unknown>;
+  if (typeof apiVersion !== 'string' || kind === 'ManifestList') return undefined;
+  const group = apiVersion.includes('/') ? apiVersion.slice(0, apiVersion.indexOf('/')) : apiVersion;
+  if (group === PLAIT_GROUP) return undefined;
+  return { apiVersion, kind: typeof kind === 'string' ? kind : '' };
+}
+
 /** Split YAML text into documents. Syntax errors become problems (the first one per document). */
 export function parseDocuments(text: string, file: string, baseDir: string): LoadResult {
   const lc = new LineCounter();
   const docs = parseAllDocuments(text, { lineCounter: lc, prettyErrors: false, keepSourceTokens: false });
   const documents: LoadedSpec[] = [];
+  const skipped: SkippedDocument[] = [];
   const problems: Problem[] = [];
   let index = 0;
   for (const doc of docs) {
@@ -167,9 +204,14 @@ export function parseDocuments(text: string, file: string, baseDir: string): Loa
       problems.push(new Problem(file, line, col, '', `YAML error: ${(e as Error).message}`));
       continue;
     }
+    const foreign = foreignObject(plain);
+    if (foreign !== undefined) {
+      skipped.push({ file, index: i, line: lc.linePos(contents.range?.[0] ?? 0).line, ...foreign });
+      continue;
+    }
     documents.push({ file, index: i, doc: plain, positions: makePositions(doc, lc, text), baseDir });
   }
-  return { files: [file], documents, problems };
+  return { files: [file], documents, skipped, problems };
 }
 
 /** Every *.yaml / *.yml below `absDir`, named as `displayDir` joined with the relative name. */
@@ -208,14 +250,74 @@ function describeIoError(e: unknown): string {
   return (e as Error).message;
 }
 
+/** One line saying which objects of other APIs were skipped (the first few by name), or undefined for none. */
+export function skippedNote(skipped: readonly SkippedDocument[]): string | undefined {
+  if (skipped.length === 0) return undefined;
+  const shown = skipped.slice(0, 3).map((d) => `${d.file}:${d.line} (${d.kind || '?'} ${d.apiVersion})`);
+  const more = skipped.length > shown.length ? `, and ${skipped.length - shown.length} more` : '';
+  return `skipped ${skipped.length} ${skipped.length === 1 ? 'object' : 'objects'} of other APIs: ${shown.join(', ')}${more}`;
+}
+
+const mib = (n: number): string => `${n / (1024 * 1024)} MiB`;
+
+/** Why a spec text of `size` bytes is refused, if it is. */
+function tooBig(size: number): string | undefined {
+  return size > MAX_SPEC_FILE_BYTES ? `is ${size} bytes, more than a spec file may hold (${mib(MAX_SPEC_FILE_BYTES)}); refused unread` : undefined;
+}
+
+/**
+ * Read a stream (standard input) as UTF-8, refusing it as soon as it holds more than a spec file may: a pipe has no
+ * size to check beforehand, so the bytes are counted as they come.
+ */
+export async function readSpecStream(stream: AsyncIterable<Buffer | string>, name = STDIN_NAME): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of stream) {
+    const b = typeof c === 'string' ? Buffer.from(c) : c;
+    size += b.length;
+    if (size > MAX_SPEC_FILE_BYTES) {
+      throw new PlaitError(ErrorCodes.E_INVALID, `${name}: more than a spec file may hold (${mib(MAX_SPEC_FILE_BYTES)}); refused`);
+    }
+    chunks.push(b);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Read a file of at most MAX_SPEC_FILE_BYTES, its size checked on the open file before anything is read. */
+async function readCapped(abs: string): Promise<{ text: string } | { refused: string }> {
+  const fh = await open(abs, 'r');
+  try {
+    const st = await fh.stat();
+    if (st.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+    const why = tooBig(st.size);
+    if (why !== undefined) return { refused: why };
+    // Read to the end, not to st.size: a file that grows meanwhile is still refused once past the limit.
+    const chunks: Buffer[] = [];
+    let n = 0;
+    for (;;) {
+      const { bytesRead, buffer } = await fh.read(Buffer.alloc(Math.max(st.size + 1 - n, 16 * 1024)), 0, undefined, n);
+      if (bytesRead === 0) break;
+      chunks.push(buffer.subarray(0, bytesRead));
+      n += bytesRead;
+      if (n > MAX_SPEC_FILE_BYTES) return { refused: `grew past ${mib(MAX_SPEC_FILE_BYTES)} while being read; refused` };
+    }
+    return { text: Buffer.concat(chunks).toString('utf8') };
+  } finally {
+    await fh.close();
+  }
+}
+
 /**
  * Read and parse every document the paths name. Files are read in the order given, directories in sorted order;
- * a file named twice (or reached twice) is read once.
+ * a file named twice (or reached twice) is read once. Documents of other APIs are skipped (and counted); a path
+ * that yields no document at all is a problem, as is a file or standard input over MAX_SPEC_FILE_BYTES, and files
+ * that together exceed MAX_SPEC_TOTAL_BYTES.
  */
 export async function loadDocuments(paths: readonly string[], opts: LoadOptions = {}): Promise<LoadResult> {
   const cwd = opts.cwd ?? process.cwd();
-  const result: LoadResult = { files: [], documents: [], problems: [] };
+  const result: LoadResult = { files: [], documents: [], skipped: [], problems: [] };
   const seen = new Set<string>();
+  let total = 0;
   const fail = (file: string, message: string): void => {
     result.files.push(file);
     result.problems.push(new Problem(file, 0, 0, '', message));
@@ -223,22 +325,36 @@ export async function loadDocuments(paths: readonly string[], opts: LoadOptions 
   const add = (r: LoadResult): void => {
     result.files.push(...r.files);
     result.documents.push(...r.documents);
+    result.skipped.push(...r.skipped);
     result.problems.push(...r.problems);
   };
-  const readOne = async (file: string): Promise<void> => {
-    const abs = resolve(cwd, file);
-    if (seen.has(abs)) return;
-    seen.add(abs);
-    let text: string;
-    try {
-      text = await readFile(abs, 'utf8');
-    } catch (e) {
-      fail(file, describeIoError(e));
+  const parse = (text: string, file: string, baseDir: string): void => {
+    total += Buffer.byteLength(text);
+    if (total > MAX_SPEC_TOTAL_BYTES) {
+      fail(file, `the specs read so far exceed ${mib(MAX_SPEC_TOTAL_BYTES)} together; refused (split the run)`);
       return;
     }
-    add(parseDocuments(text, file, dirname(abs)));
+    add(parseDocuments(text, file, baseDir));
+  };
+  /** Whether the file was read now (false: read before). */
+  const readOne = async (file: string): Promise<boolean> => {
+    const abs = resolve(cwd, file);
+    if (seen.has(abs)) return false;
+    seen.add(abs);
+    let r;
+    try {
+      r = await readCapped(abs);
+    } catch (e) {
+      fail(file, describeIoError(e));
+      return true;
+    }
+    if ('refused' in r) fail(file, r.refused);
+    else parse(r.text, file, dirname(abs));
+    return true;
   };
   for (const p of paths) {
+    const before = { documents: result.documents.length, skipped: result.skipped.length, problems: result.problems.length };
+    let read = false;
     if (p === '-') {
       if (seen.has('-')) continue;
       seen.add('-');
@@ -246,23 +362,31 @@ export async function loadDocuments(paths: readonly string[], opts: LoadOptions 
         fail(STDIN_NAME, 'standard input was not provided');
         continue;
       }
-      add(parseDocuments(opts.stdin, STDIN_NAME, cwd));
-      continue;
-    }
-    const abs = resolve(cwd, p);
-    let st;
-    try {
-      st = await stat(abs);
-    } catch (e) {
-      fail(p, describeIoError(e));
-      continue;
-    }
-    if (st.isDirectory()) {
-      const files = await walkDirectory(abs, p);
-      if (files.length === 0) fail(p, 'no *.yaml or *.yml files in this directory');
-      for (const f of files) await readOne(f);
+      const why = tooBig(Buffer.byteLength(opts.stdin));
+      if (why !== undefined) fail(STDIN_NAME, why);
+      else parse(opts.stdin, STDIN_NAME, cwd);
+      read = true;
     } else {
-      await readOne(p);
+      const abs = resolve(cwd, p);
+      let st;
+      try {
+        st = await stat(abs);
+      } catch (e) {
+        fail(p, describeIoError(e));
+        continue;
+      }
+      if (st.isDirectory()) {
+        const files = await walkDirectory(abs, p);
+        if (files.length === 0) fail(p, 'no *.yaml or *.yml files in this directory');
+        for (const f of files) read = (await readOne(f)) || read;
+      } else {
+        read = await readOne(p);
+      }
+    }
+    // A path that holds no spec at all is a mistake (the wrong directory, a typo'd file), not "nothing to do".
+    if (read && result.documents.length === before.documents && result.problems.length === before.problems) {
+      const skipped = result.skipped.length - before.skipped;
+      fail(p === '-' ? STDIN_NAME : p, `no ManifestList documents${skipped > 0 ? ` (${skipped} ${skipped === 1 ? 'object' : 'objects'} of other APIs skipped)` : ''}`);
     }
   }
   return result;

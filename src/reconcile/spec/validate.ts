@@ -9,6 +9,7 @@ import { unknownPlatformPart } from '../../oci/platform-known.js';
 import { parseReference } from '../../oci/reference.js';
 import type { Platform } from '../../oci/types.js';
 import { parseDuration } from './duration.js';
+import { sizeProblems } from './limits.js';
 import { NO_POSITIONS, STDIN_NAME } from './load.js';
 import type { LoadedSpec, Position, Positions } from './load.js';
 import { Problem, formatPath } from './problem.js';
@@ -690,7 +691,8 @@ export function validateDocument(spec: LoadedSpec, opts: ValidateOptions): Probl
   const fromSchema = schemaIssues(spec.doc, spec.positions);
   const checker = new Checker(spec.doc as Obj, spec.positions, fromSchema, opts, spec.baseDir, spec.file === STDIN_NAME);
   checker.run();
-  return [...fromSchema, ...checker.issues].map((i) => toProblem(spec, i)).sort(byPosition);
+  const found = [...fromSchema, ...checker.issues].map((i) => toProblem(spec, i)).sort(byPosition);
+  return found.length > 0 ? found : sizeProblems(spec);
 }
 
 /** The key a document's name must be unique under: its name (the CLI ignores namespaces), namespace/name in the controller. */

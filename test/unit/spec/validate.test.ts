@@ -87,9 +87,12 @@ describe('validateDocument', () => {
   });
 
   it('stops at apiVersion and kind: another kind of document is not checked further', () => {
-    expect(check('apiVersion: apps/v1\nkind: Deployment\nspec: {replicas: 3}\n')).toEqual([
-      't.yaml:1:13: apiVersion: must be plait.dev/v1alpha1, not "apps/v1"',
-      't.yaml:2:7: kind: must be ManifestList, not "Deployment"',
+    // Files hand other APIs' objects over as skipped, not as documents; one given directly is still refused.
+    const deployment = parseDocuments('apiVersion: apps/v1\nkind: Deployment\nspec: {replicas: 3}\n', 't.yaml', dir);
+    expect([deployment.documents, deployment.skipped]).toEqual([[], [{ file: 't.yaml', index: 0, line: 1, apiVersion: 'apps/v1', kind: 'Deployment' }]]);
+    expect(validateObject({ apiVersion: 'apps/v1', kind: 'Deployment', spec: { replicas: 3 } }, { file: 't.yaml', context: 'cli' }).map(String)).toEqual([
+      't.yaml: apiVersion: must be plait.dev/v1alpha1, not "apps/v1"',
+      't.yaml: kind: must be ManifestList, not "Deployment"',
     ]);
     expect(check('metadata: {name: web}\n')).toEqual([
       't.yaml:1:1: apiVersion: is required (plait.dev/v1alpha1)',
