@@ -14,6 +14,9 @@ have gpg || need+=(gnupg)
 have tar || need+=(tar)
 # util-linux `script`: the progress test runs plait on a pseudo-terminal (essential on Debian, but not everywhere).
 have script || need+=(bsdutils)
+# The shells whose completion scripts `plait completion` generates, run by the help tests.
+have zsh || need+=(zsh)
+have fish || need+=(fish)
 [ -x /usr/bin/time ] || need+=(time)
 if [ "${#need[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then

@@ -8,25 +8,55 @@ import type { RegistrySettings } from '../transports/registry/hosts.js';
 // Flag parsing on node:util parseArgs, with the podman/skopeo conventions it lacks: boolean flags that also take
 // `=true|false` (`--tls-verify=false`), repeatable string flags, and one-line errors.
 
-export type FlagSpec = Record<string, {
+export interface FlagDef {
   type: 'string' | 'boolean';
   short?: string;
   multiple?: boolean;
   /** A boolean flag that may be written `--flag=false` (podman style). */
   valued?: boolean;
   default?: string | boolean;
-  /** One line: what the flag does (for --help and shell completion). */
+  /** One line for --help and shell completion: what the flag does. */
   help?: string;
-  /** The value's name in help, for string flags (DIR, FILE, N…). */
+  /** The value's name in --help, for string flags (`DIR`, `FILE`, `N`). */
   arg?: string;
-}>;
+}
+
+export type FlagSpec = Record<string, FlagDef>;
+
+/** `-h`/`--help`, which every command and subcommand takes. */
+export const HELP_FLAG: FlagSpec = { help: { type: 'boolean', short: 'h', help: 'print this help and exit' } };
+
+/**
+ * Thrown by parseFlags when the arguments ask for help, carrying the exact flag table the command parses with: the
+ * help text (and shell completion) is generated from it, so a flag cannot be parsed yet go unmentioned.
+ */
+export class HelpRequest extends Error {
+  constructor(
+    /** The command as parseFlags was told it: `watch`, `manifest add`. */
+    readonly command: string,
+    readonly spec: FlagSpec,
+  ) {
+    super(`${command}: help`);
+  }
+}
+
+/** Whether the arguments ask for help (before a `--`, after which everything is a positional). */
+export function wantsHelp(args: readonly string[]): boolean {
+  for (const a of args) {
+    if (a === '--') return false;
+    if (a === '-h' || a === '--help') return true;
+  }
+  return false;
+}
 
 export interface Parsed {
   values: Record<string, string | boolean | string[] | undefined>;
   positionals: string[];
 }
 
-export function parseFlags(command: string, args: string[], spec: FlagSpec): Parsed {
+export function parseFlags(command: string, args: string[], table: FlagSpec): Parsed {
+  const spec: FlagSpec = { ...table, ...HELP_FLAG };
+  if (wantsHelp(args)) throw new HelpRequest(command, spec);
   const options: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }> = {};
   const valued = new Set<string>();
   for (const [name, s] of Object.entries(spec)) {

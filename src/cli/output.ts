@@ -2,6 +2,7 @@ import { appendFile } from 'node:fs/promises';
 import { stringify } from 'yaml';
 import { formatPlatform } from '../oci/platform.js';
 import type { SpecOutcome, ReconcileEvent } from '../reconcile/run.js';
+import { HelpRequest } from './flags.js';
 
 // How reconcile results reach people and machines: a table (or JSON/YAML) on stdout, live progress on a TTY (plain
 // lines otherwise, or JSON lines with --log-format json) on stderr, and a markdown table appended to
@@ -96,7 +97,8 @@ export async function withJsonErrors(args: readonly string[], fn: () => Promise<
   try {
     return await fn();
   } catch (e) {
-    if (!wantsJson(args)) throw e;
+    // Help is not an error, whatever -o says.
+    if (e instanceof HelpRequest || !wantsJson(args)) throw e;
     const { asPlaitError } = await import('../errors.js');
     const err = asPlaitError(e);
     process.stdout.write(jsonError(err.code, err.message));

@@ -25,18 +25,10 @@ export const CONTROLLER_FLAGS: FlagSpec = {
   'health-addr': { type: 'string', arg: '[HOST]:PORT', default: ':8081', help: 'where /healthz and /readyz are served (default :8081)' },
   store: { type: 'string', arg: 'DIR', help: 'local store, a cache only (default $PLAIT_STORE, $XDG_DATA_HOME/plait or ~/.local/share/plait)' },
   'log-format': { type: 'string', arg: 'text|json', default: 'text', help: 'log lines on stderr as text or JSON (default text)' },
-  help: { type: 'boolean', short: 'h', help: 'show this help' },
 };
 
 const SUMMARY = 'Reconcile ManifestList custom resources (plait.dev/v1alpha1) in a Kubernetes cluster.';
 
-function usage(): string {
-  const rows = Object.entries(CONTROLLER_FLAGS).map(([name, f]) => {
-    const left = `${f.short ? `-${f.short}, ` : '    '}--${name}${f.arg ? ` ${f.arg}` : f.valued ? '[=true|false]' : ''}`;
-    return `  ${left.padEnd(44)} ${f.help ?? ''}`;
-  });
-  return `Usage: plait controller [flags]\n\n${SUMMARY}\nRuns until SIGTERM or SIGINT: then it takes no new work, lets running reconciles finish and releases its Lease.\n\nFlags:\n${rows.join('\n')}\n`;
-}
 
 function positiveInt(name: string, v: unknown, dflt: number): number {
   if (v === undefined) return dflt;
@@ -58,12 +50,9 @@ function duration(name: string, v: unknown): number {
 export const controller: Command = {
   name: 'controller',
   summary: 'run the Kubernetes controller',
+  description: `${SUMMARY}\nRuns until SIGTERM or SIGINT: then it takes no new work, lets running reconciles finish and releases its Lease.`,
   async run(args) {
     const { values, positionals } = parseFlags('controller', args, CONTROLLER_FLAGS);
-    if (values.help) {
-      process.stdout.write(usage());
-      return 0;
-    }
     if (positionals.length > 0) throw new PlaitError(ErrorCodes.E_INVALID, `controller: unexpected argument ${JSON.stringify(positionals[0])}`);
     const logFormat = str(values['log-format']);
     if (logFormat !== 'text' && logFormat !== 'json') throw new PlaitError(ErrorCodes.E_INVALID, `controller: --log-format must be text or json, not ${JSON.stringify(logFormat)}`);

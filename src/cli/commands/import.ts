@@ -9,12 +9,13 @@ import { readInput } from './reconcile.js';
 export const importCommand: Command = {
   name: 'import',
   summary: "convert another tool's spec into a ManifestList",
+  usage: 'plait import manifest-tool [flags] FILE|-',
+  description: "Prints a ManifestList equivalent to manifest-tool's `push from-spec` YAML.",
   async run(args) {
-    const { values, positionals } = parseFlags('import', args, { type: { type: 'string' }, name: { type: 'string' }, help: { type: 'boolean', short: 'h' } });
-    if (values.help) {
-      process.stdout.write('Usage: plait import manifest-tool FILE|- [--type docker|oci] [--name NAME]\n\nPrints a ManifestList equivalent to manifest-tool\'s `push from-spec` YAML.\n');
-      return 0;
-    }
+    const { values, positionals } = parseFlags('import', args, {
+      type: { type: 'string', arg: 'docker|oci', help: 'the format of the list the spec will push' },
+      name: { type: 'string', arg: 'NAME', help: "the spec's metadata.name (default: from the image name)" },
+    });
     const [tool, file] = positionals;
     if (tool !== 'manifest-tool' || file === undefined || positionals.length !== 2) {
       throw new PlaitError(ErrorCodes.E_INVALID, 'import: usage: plait import manifest-tool FILE');

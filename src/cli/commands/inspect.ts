@@ -12,42 +12,25 @@ import type { Parsed } from '../flags.js';
 import type { Command } from '../run.js';
 import { withJsonErrors } from '../output.js';
 
-const HELP = `Usage: plait inspect [flags] IMAGE
-
-Print an image or a list from docker:// (the default) or oci:DIR[:REF].
-
-Flags:
-  --raw                     print the manifest bytes exactly as stored (their sha256 is the digest)
-  --config                  print the image's config (for a list: the instance chosen for the platform)
-  --override-os OS, --override-arch ARCH, --override-variant V   of a list, show that platform's instance (with
-                            --config: its config) instead of the list
-  -o, --output json         the output is JSON (the default and only format; with json an error is a JSON object too)
-  --tls-verify=false, --plain-http, --cert-dir DIR, --authfile FILE, --creds USER:PASS
-`;
-
 export const inspect: Command = {
   name: 'inspect',
-  summary: 'print an image or list',
+  summary: 'print an image or a list from docker:// (the default) or oci:DIR[:REF]',
+  usage: 'plait inspect [flags] IMAGE',
   run: (args) => withJsonErrors(args, () => runInspect(args)),
 };
 
 async function runInspect(args: string[]): Promise<number> {
   const { values, positionals } = parseFlags('inspect', args, {
     ...REGISTRY_FLAGS,
-    raw: { type: 'boolean' },
-    config: { type: 'boolean' },
-    'override-os': { type: 'string' },
-    'override-arch': { type: 'string' },
-    'override-variant': { type: 'string' },
+    raw: { type: 'boolean', help: 'print the manifest bytes exactly as stored (their sha256 is the digest)' },
+    config: { type: 'boolean', help: "print the image's config (for a list: that of the instance chosen for the platform)" },
+    'override-os': { type: 'string', arg: 'OS', help: "of a list, show this OS's instance (with --config: its config) instead of the list" },
+    'override-arch': { type: 'string', arg: 'ARCH', help: "of a list, show this architecture's instance (with --config: its config)" },
+    'override-variant': { type: 'string', arg: 'VARIANT', help: "of a list, show this variant's instance (with --config: its config)" },
     output: { type: 'string', short: 'o', help: 'output format: json (the only one; errors become a JSON object too)', arg: 'FORMAT' },
-    help: { type: 'boolean', short: 'h' },
   });
   const format = str(values.output) ?? 'json';
   if (format !== 'json') throw new PlaitError(ErrorCodes.E_INVALID, `inspect: -o takes json, not ${JSON.stringify(format)}`);
-  if (values.help) {
-    process.stdout.write(HELP);
-    return 0;
-  }
   if (positionals.length !== 1) throw new PlaitError(ErrorCodes.E_INVALID, 'inspect: exactly one IMAGE argument is needed');
   const img = openImage(positionals[0]!, transportOptions(values));
   try {

@@ -5,33 +5,24 @@ import { readPassphraseFile } from '../../core/sign/passphrase.js';
 import { parseFlags, str } from '../flags.js';
 import type { Command } from '../run.js';
 
-const HELP = `Usage: plait key generate [--prefix P] [--passphrase-file F]
-
-Generate a sigstore (cosign-format) ECDSA P-256 key pair: P.key, the private key encrypted with the passphrase
-(ENCRYPTED COSIGN PRIVATE KEY, scrypt N=32768, readable by cosign and by skopeo/podman), and P.pub, the public key
-for policy.json ("sigstoreSigned", keyPath). Existing files are never overwritten.
+const GENERATE = `Writes P.key, the private key encrypted with the passphrase (ENCRYPTED COSIGN PRIVATE KEY, scrypt N=32768,
+readable by cosign and by skopeo/podman), and P.pub, the public key for policy.json ("sigstoreSigned", keyPath).
+Existing files are never overwritten.
 
 The passphrase is read from --passphrase-file (its first line), else from PLAIT_PASSPHRASE, else asked for twice
-on the terminal.
-
-Flags:
-  --prefix P             file name prefix (default: cosign → cosign.key, cosign.pub)
-  --passphrase-file F    read the passphrase from F
-`;
+on the terminal.`;
 
 export const key: Command = {
   name: 'key',
   summary: 'generate signing keys',
+  subcommands: {
+    generate: { usage: 'plait key generate [--prefix P] [--passphrase-file FILE]', summary: 'generate a sigstore (cosign-format) ECDSA P-256 key pair', description: GENERATE },
+  },
   async run(args) {
-    const { values, positionals } = parseFlags('key', args, {
-      prefix: { type: 'string', default: 'cosign' },
-      'passphrase-file': { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
+    const { values, positionals } = parseFlags(args[0] === 'generate' ? 'key generate' : 'key', args, {
+      prefix: { type: 'string', default: 'cosign', arg: 'P', help: 'file name prefix: P.key and P.pub' },
+      'passphrase-file': { type: 'string', arg: 'FILE', help: 'read the passphrase from the first line of FILE' },
     });
-    if (values.help) {
-      process.stdout.write(HELP);
-      return 0;
-    }
     if (positionals[0] !== 'generate' || positionals.length !== 1) {
       throw new PlaitError(ErrorCodes.E_INVALID, positionals.length === 0 ? 'key: a subcommand is needed: generate' : `key: unknown arguments ${positionals.join(' ')} (only "generate")`);
     }

@@ -8,8 +8,9 @@ import { List, MANIFEST_ITEM } from '../../core/list/list.js';
 import { createList, addToList, annotateList, removeFromList } from '../../core/list/ops.js';
 import type { InstanceOverrides } from '../../core/list/ops.js';
 import { push } from '../../core/list/push.js';
-import { parseFlags, REGISTRY_FLAGS, SIDE_REGISTRY_FLAGS, transportOptions, str } from '../flags.js';
+import { HELP_FLAG, HelpRequest, parseFlags, REGISTRY_FLAGS, SIDE_REGISTRY_FLAGS, transportOptions, str } from '../flags.js';
 import type { FlagSpec, Parsed } from '../flags.js';
+import type { HelpTopic } from '../help.js';
 import type { Command } from '../run.js';
 import { stoppable } from '../interrupts.js';
 import { readHistory } from '../../reconcile/history.js';
@@ -23,25 +24,20 @@ function namesRegistry(target: string): boolean {
 
 // `plait manifest …`: podman/buildah `manifest` on plait's own store, with their argument order and flag names.
 
-const USAGE = `Usage: plait manifest <command> [flags]
+const OVERVIEW = `Commands and flags follow podman/buildah's. LIST is a list's name or ID in the local store; IMAGE is
+docker://… (the default) or oci:DIR[:REF].`;
 
-Commands (podman/buildah compatible):
-  create LIST [IMAGE…] [--all] [--annotation K=V]
-  add LIST IMAGE [--all] [--annotation K=V] [--arch A] [--os O] [--variant V] [--os-version V] [--os-features F] [--features F]
-  annotate LIST DIGEST [--annotation K=V] [--arch A] [--os O] [--variant V] [--os-version V] [--os-features F] [--features F] [--index]
-  remove LIST DIGEST
-  inspect LIST|IMAGE [--raw]
-  push LIST DEST [--all=true|false] [--format oci|v2s2] [--digestfile F] [--rm] [--remove-signatures] [--jobs N]
-       [--add-compression gzip|zstd]… [--compression-format gzip|zstd [--force-compression=true]] [--compression-level N]
-       [--sign-by-sigstore-private-key FILE]… [--sign-by-gpg-key FILE]… [--sign-passphrase-file FILE] [--lookaside DIR]
-  rm LIST… [--force]     (a list with push history from apply is only removed with --force)
-  exists LIST
-  ls
-
-Every command takes --store DIR (default: $PLAIT_STORE, $XDG_DATA_HOME/plait, ~/.local/share/plait);
-those that talk to registries take --tls-verify, --plain-http, --authfile, --cert-dir, --creds; push also takes
-them per side: --src-… for the instances it reads, --dest-… for DEST (the un-prefixed ones mean both).
-`;
+const SUBCOMMANDS: Record<string, HelpTopic> = {
+  create: { usage: 'plait manifest create [flags] LIST [IMAGE…]', summary: 'create a list in the store, with the given images in it' },
+  add: { usage: 'plait manifest add [flags] LIST IMAGE', summary: 'add an image (or, with --all, every image of a list) to a list' },
+  annotate: { usage: 'plait manifest annotate [flags] LIST DIGEST|IMAGE  (or LIST --index)', summary: "set an instance's platform fields and annotations, or the list's own annotations" },
+  remove: { usage: 'plait manifest remove [flags] LIST DIGEST', summary: 'remove an instance from a list' },
+  inspect: { usage: 'plait manifest inspect [flags] LIST|IMAGE', summary: 'print a list from the store, or a list or image from a registry or layout' },
+  push: { usage: 'plait manifest push [flags] LIST [DEST]', summary: 'push a list (and, by default, its images) to DEST (default: LIST as a reference)' },
+  rm: { usage: 'plait manifest rm [flags] LIST…', summary: 'delete lists from the store (one with push history from apply only with --force)' },
+  exists: { usage: 'plait manifest exists [flags] LIST', summary: 'exit 0 if the list is in the store, 1 if not' },
+  ls: { usage: 'plait manifest ls [flags]', summary: 'list the lists in the store' },
+};
 
 /**
  * podman's rule: a --compression-format given on the command line forces that compression unless
@@ -55,15 +51,17 @@ function forceCompression(force: unknown, format: string | undefined): boolean {
   return force === true || format !== undefined;
 }
 
-const STORE_FLAG: FlagSpec = { store: { type: 'string' }, help: { type: 'boolean', short: 'h' } };
+const STORE_FLAG: FlagSpec = { store: { type: 'string', arg: 'DIR', help: 'the local store (default: $PLAIT_STORE, $XDG_DATA_HOME/plait, ~/.local/share/plait)' } };
+const ANNOTATION: FlagSpec = { annotation: { type: 'string', multiple: true, arg: 'KEY=VALUE', help: 'set an annotation' } };
+const ALL: FlagSpec = { all: { type: 'boolean', help: "if IMAGE is a list, add all of its images (default: the one for this machine's platform)" } };
 const INSTANCE_FLAGS: FlagSpec = {
-  annotation: { type: 'string', multiple: true },
-  arch: { type: 'string' },
-  os: { type: 'string' },
-  variant: { type: 'string' },
-  'os-version': { type: 'string' },
-  'os-features': { type: 'string', multiple: true },
-  features: { type: 'string', multiple: true },
+  ...ANNOTATION,
+  arch: { type: 'string', arg: 'ARCH', help: "set the instance's architecture" },
+  os: { type: 'string', arg: 'OS', help: "set the instance's operating system" },
+  variant: { type: 'string', arg: 'VARIANT', help: "set the instance's architecture variant (v7, v8…)" },
+  'os-version': { type: 'string', arg: 'VERSION', help: "set the instance's OS version (Windows)" },
+  'os-features': { type: 'string', multiple: true, arg: 'F[,F…]', help: "set the instance's OS features" },
+  features: { type: 'string', multiple: true, arg: 'F[,F…]', help: "set the instance's platform features" },
 };
 
 async function openStore(values: Parsed['values']): Promise<Store> {
@@ -111,7 +109,7 @@ const out = (s: string) => process.stdout.write(s.endsWith('\n') ? s : `${s}\n`)
 
 const subcommands: Record<string, (args: string[]) => Promise<number>> = {
   async create(args) {
-    const { values, positionals } = parseFlags('manifest create', args, { ...STORE_FLAG, ...REGISTRY_FLAGS, all: { type: 'boolean' }, annotation: { type: 'string', multiple: true } });
+    const { values, positionals } = parseFlags('manifest create', args, { ...STORE_FLAG, ...REGISTRY_FLAGS, ...ALL, annotation: { ...ANNOTATION.annotation!, help: "set an annotation on the list itself" } });
     need(positionals, 1, 'create LIST [IMAGE…]: a list name is needed');
     const store = await openStore(values);
     const [name, ...images] = positionals as [string, ...string[]];
@@ -126,7 +124,7 @@ const subcommands: Record<string, (args: string[]) => Promise<number>> = {
   },
 
   async add(args) {
-    const { values, positionals } = parseFlags('manifest add', args, { ...STORE_FLAG, ...REGISTRY_FLAGS, ...INSTANCE_FLAGS, all: { type: 'boolean' } });
+    const { values, positionals } = parseFlags('manifest add', args, { ...STORE_FLAG, ...REGISTRY_FLAGS, ...INSTANCE_FLAGS, ...ALL });
     need(positionals, 2, 'add LIST IMAGE: a list and an image are needed');
     const store = await openStore(values);
     const { id } = await addToList(store, positionals[0]!, positionals[1]!, {
@@ -137,7 +135,7 @@ const subcommands: Record<string, (args: string[]) => Promise<number>> = {
   },
 
   async annotate(args) {
-    const { values, positionals } = parseFlags('manifest annotate', args, { ...STORE_FLAG, ...INSTANCE_FLAGS, index: { type: 'boolean' } });
+    const { values, positionals } = parseFlags('manifest annotate', args, { ...STORE_FLAG, ...INSTANCE_FLAGS, index: { type: 'boolean', help: "annotate the list itself (only --annotation then)" } });
     const index = values.index === true;
     need(positionals, index ? 1 : 2, 'annotate LIST DIGEST (or LIST --index)');
     const store = await openStore(values);
@@ -160,7 +158,7 @@ const subcommands: Record<string, (args: string[]) => Promise<number>> = {
   },
 
   async inspect(args) {
-    const { values, positionals } = parseFlags('manifest inspect', args, { ...STORE_FLAG, ...REGISTRY_FLAGS, raw: { type: 'boolean' } });
+    const { values, positionals } = parseFlags('manifest inspect', args, { ...STORE_FLAG, ...REGISTRY_FLAGS, raw: { type: 'boolean', help: 'print the manifest bytes exactly as stored' } });
     need(positionals, 1, 'inspect LIST|IMAGE');
     const store = await openStore(values);
     const target = positionals[0]!;
@@ -186,21 +184,21 @@ const subcommands: Record<string, (args: string[]) => Promise<number>> = {
   async push(args) {
     const { values, positionals } = parseFlags('manifest push', args, {
       ...STORE_FLAG, ...REGISTRY_FLAGS, ...SIDE_REGISTRY_FLAGS,
-      all: { type: 'boolean', valued: true, default: true },
-      format: { type: 'string', short: 'f' },
-      digestfile: { type: 'string' },
-      rm: { type: 'boolean' },
-      'remove-signatures': { type: 'boolean' },
-      jobs: { type: 'string' },
-      quiet: { type: 'boolean', short: 'q' },
+      all: { type: 'boolean', valued: true, default: true, help: "push the list's images too (default true; =false: only the list)" },
+      format: { type: 'string', short: 'f', arg: 'oci|v2s2', help: 'convert the list to this manifest type' },
+      digestfile: { type: 'string', arg: 'FILE', help: "write the pushed list's digest to FILE" },
+      rm: { type: 'boolean', help: 'delete the list from the store after pushing it' },
+      'remove-signatures': { type: 'boolean', help: "do not copy the images' signatures" },
+      jobs: { type: 'string', arg: 'N', help: 'blobs copied at once (default 4)' },
+      quiet: { type: 'boolean', short: 'q', help: 'do not print the "Writing manifest list" line' },
       'add-compression': { type: 'string', multiple: true, arg: 'ALGORITHM', help: 'also add a gzip or zstd instance for every platform the pushed list lacks it for (repeatable)' },
       'force-compression': { type: 'boolean', valued: true, help: 'rewrite every instance in --compression-format (default: true when --compression-format is given, as podman)' },
       'compression-format': { type: 'string', arg: 'ALGORITHM', help: 'gzip or zstd: the compression every pushed instance is rewritten in' },
-      'compression-level': { type: 'string' },
-      'sign-by-sigstore-private-key': { type: 'string', multiple: true },
-      'sign-by-gpg-key': { type: 'string', multiple: true },
-      'sign-passphrase-file': { type: 'string' },
-      lookaside: { type: 'string' },
+      'compression-level': { type: 'string', arg: 'N', help: 'the compression level for recompressed layers' },
+      'sign-by-sigstore-private-key': { type: 'string', multiple: true, arg: 'FILE', help: 'sign the list with this sigstore (cosign) private key' },
+      'sign-by-gpg-key': { type: 'string', multiple: true, arg: 'FILE', help: 'sign the list with this armored OpenPGP private key' },
+      'sign-passphrase-file': { type: 'string', arg: 'FILE', help: "read the keys' passphrase from FILE's first line (default: $PLAIT_PASSPHRASE)" },
+      lookaside: { type: 'string', arg: 'DIR', help: 'write GPG signatures to this lookaside directory' },
     });
     need(positionals, 1, 'push LIST [DEST]');
     const store = await openStore(values);
@@ -291,12 +289,11 @@ const subcommands: Record<string, (args: string[]) => Promise<number>> = {
 export const manifest: Command = {
   name: 'manifest',
   summary: 'podman/buildah-compatible list commands on the local store',
+  description: OVERVIEW,
+  subcommands: SUBCOMMANDS,
   async run(args) {
     const [sub, ...rest] = args;
-    if (sub === undefined || sub === '-h' || sub === '--help' || rest.includes('--help') || rest.includes('-h')) {
-      process.stdout.write(USAGE);
-      return 0;
-    }
+    if (sub === undefined || sub === '-h' || sub === '--help') throw new HelpRequest('manifest', HELP_FLAG);
     const fn = subcommands[sub];
     if (!fn) throw new PlaitError(ErrorCodes.E_INVALID, `manifest: unknown command "${sub}" (see plait manifest --help)`);
     // A push writes to a registry: on Ctrl-C/SIGTERM it stops cleanly and says what was written.

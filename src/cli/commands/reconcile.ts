@@ -19,16 +19,21 @@ import type { Command } from '../run.js';
 
 // plait apply | plan | history | rollback: the reconciler from the command line.
 
+const STORE: FlagSpec = {
+  store: { type: 'string', arg: 'DIR', help: 'the local store (default: $PLAIT_STORE, $XDG_DATA_HOME/plait, ~/.local/share/plait)' },
+};
+
 const COMMON: FlagSpec = {
   ...REGISTRY_FLAGS,
   ...SIDE_REGISTRY_FLAGS,
-  store: { type: 'string' },
-  output: { type: 'string', short: 'o' },
-  'log-format': { type: 'string' },
-  concurrency: { type: 'string' },
-  jobs: { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
+  ...STORE,
+  output: { type: 'string', short: 'o', arg: 'FORMAT', help: 'the result as table (default), json or yaml' },
+  'log-format': { type: 'string', arg: 'FORMAT', help: 'progress on stderr as text (default) or json lines' },
+  concurrency: { type: 'string', arg: 'N', help: 'specs reconciled at once (default 4)' },
+  jobs: { type: 'string', arg: 'N', help: 'blobs copied at once per spec (default 4)' },
 };
+
+const PATHS = 'PATH is a file, a directory (every *.yaml and *.yml below it) or - for standard input; the default is the\ncurrent directory. Objects of other APIs in those files (a Deployment, a Kustomization) are skipped.';
 
 function positiveInt(name: string, v: unknown, dflt: number): number {
   if (v === undefined) return dflt;
@@ -71,15 +76,9 @@ export async function loadForReconcile(paths: string[], transport: TransportOpti
 }
 
 async function reconcileCommand(name: 'apply' | 'plan', args: string[]): Promise<number> {
-  const { values, positionals } = parseFlags(name, args, {
-    ...COMMON, 'dry-run': { type: 'boolean' }, 'exit-code': { type: 'boolean' },
-  });
-  if (values.help) {
-    process.stdout.write(`Usage: plait ${name} [PATH…] [flags]\n\n${name === 'apply'
-      ? 'Reconcile each ManifestList into its destination: change the stored list, push only what drifted.'
-      : 'Show what apply would do. --exit-code: 0 in sync, 2 drift, 1 error.'}\n\nFlags: --store DIR, --concurrency N (4), --jobs N (4), -o table|json|yaml, --log-format text|json, ${name === 'apply' ? '--dry-run, ' : '--exit-code, '}--tls-verify, --plain-http, --cert-dir, --authfile, --creds (both sides; --src-… and --dest-… for one side)\nPATH: files, directories (recursive *.yaml, *.yml) or - for stdin; default .\n`);
-    return 0;
-  }
+  const { values, positionals } = parseFlags(name, args, name === 'apply'
+    ? { ...COMMON, 'dry-run': { type: 'boolean', help: 'plan only: change nothing, as plan does' } }
+    : { ...COMMON, 'exit-code': { type: 'boolean', help: 'exit 0 when in sync, 2 when something drifted (1 stays an error)' } });
   const format = outputFormat(values.output);
   const logs = logFormat(values['log-format']);
   const concurrency = positiveInt('concurrency', values.concurrency, 4);
@@ -106,9 +105,20 @@ async function reconcileCommand(name: 'apply' | 'plan', args: string[]): Promise
   return 0;
 }
 
-// Interrupted by a signal: one summary line instead of the outcomes (stoppable); -o json errors as before.
-export const apply: Command = { name: 'apply', summary: 'reconcile specs', run: (a) => withJsonErrors(a, () => stoppable(() => reconcileCommand('apply', a))) };
-export const plan: Command = { name: 'plan', summary: 'show drift', run: (a) => withJsonErrors(a, () => stoppable(() => reconcileCommand('plan', a))) };
+export const apply: Command = {
+  name: 'apply',
+  summary: 'reconcile ManifestList specs into their destinations',
+  usage: 'plait apply [flags] [PATH…]',
+  description: `Each spec's list is built in the local store from its sources and pushed to its destination; only what drifted\nis written. Every spec is validated first: any problem, and nothing is touched.\n\n${PATHS}`,
+  run: (a) => withJsonErrors(a, () => stoppable(() => reconcileCommand('apply', a))),
+};
+export const plan: Command = {
+  name: 'plan',
+  summary: 'show what apply would change, changing nothing',
+  usage: 'plait plan [flags] [PATH…]',
+  description: PATHS,
+  run: (a) => withJsonErrors(a, () => stoppable(() => reconcileCommand('plan', a))),
+};
 
 async function openStore(values: Parsed['values']): Promise<Store> {
   return Store.open(resolveStoreRoot({ store: str(values.store) }));
@@ -116,9 +126,11 @@ async function openStore(values: Parsed['values']): Promise<Store> {
 
 export const history: Command = {
   name: 'history',
-  summary: 'pushed digests of a list',
+  summary: 'pushed digests of a list, newest first',
+  usage: 'plait history [flags] NAME',
+  description: 'NAME is the metadata.name of a spec applied with this store.',
   async run(args) {
-    const { values, positionals } = parseFlags('history', args, { store: { type: 'string' }, output: { type: 'string', short: 'o' } });
+    const { values, positionals } = parseFlags('history', args, { ...STORE, output: COMMON.output! });
     if (positionals.length !== 1) throw new PlaitError(ErrorCodes.E_INVALID, 'history: exactly one list NAME is needed');
     const store = await openStore(values);
     const rec = await store.getRecord(positionals[0]!);
@@ -134,9 +146,13 @@ export const history: Command = {
 
 export const rollbackCommand: Command = {
   name: 'rollback',
-  summary: 're-point tags at an earlier push',
+  summary: "re-point a list's destination tags at an earlier push",
+  usage: 'plait rollback [flags] NAME',
+  description: 'NAME is the metadata.name of a spec applied with this store. Without --to, the push before the last one is\nchosen; the digest must still exist at the destination.',
   async run(args) {
-    const { values, positionals } = parseFlags('rollback', args, { ...REGISTRY_FLAGS, store: { type: 'string' }, to: { type: 'string' } });
+    const { values, positionals } = parseFlags('rollback', args, {
+      ...REGISTRY_FLAGS, ...STORE, to: { type: 'string', arg: 'DIGEST', help: 'the push to go back to: its digest or a prefix of its hex (see plait history)' },
+    });
     if (positionals.length !== 1) throw new PlaitError(ErrorCodes.E_INVALID, 'rollback: exactly one list NAME is needed');
     const store = await openStore(values);
     const name = positionals[0]!;

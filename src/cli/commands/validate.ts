@@ -7,39 +7,31 @@ import { jsonError, withJsonErrors } from '../output.js';
 // `plait validate`: load and check specs without touching a registry or the store. It imports only the spec layer
 // (yaml, ajv and the pure OCI model), so that it starts fast enough for editor hooks and pre-commit.
 
-const HELP = `Usage: plait validate [flags] [PATH…]
-
-Check ManifestList specs: YAML syntax, the schema, references, platforms, conflicts between sources, compression,
-key files and passphrase sources, intervals, and names unique across all documents. Nothing is contacted or written.
+const DESCRIPTION = `Checks YAML syntax, the schema, references, platforms, conflicts between sources, compression, key files and
+passphrase sources, intervals, sizes, and names unique across all documents. Nothing is contacted or written.
 
 PATH is a file, a directory (every *.yaml and *.yml below it, dot-directories and node_modules skipped) or - for
-standard input; the default is the current directory. A file may hold several documents separated by ---.
+standard input; the default is the current directory. A file may hold several documents separated by ---; objects
+of other APIs (a Deployment, a Kustomization) are skipped, and a PATH without any ManifestList is a problem. A spec
+file (or standard input) may hold at most 1 MiB, all of them together 16 MiB, and a spec's annotations 64 KiB.
 
 Each problem is printed on one line to stderr, FILE:LINE:COL: PATH: message, and the exit status is 1.
-Otherwise "N specs valid" is printed and the exit status is 0.
-
-Flags:
-  --context cli|controller  check as the CLI (default: secretRefs are refused) or as the controller would
-  -o, --output text|json    json: print {"valid":N,"specs":[…]} on stdout, or {"error":{…,"problems":[…]}} when not valid
-`;
+Otherwise "N specs valid" is printed and the exit status is 0.`;
 
 
 export const validate: Command = {
   name: 'validate',
   summary: 'check specs without touching anything',
+  usage: 'plait validate [flags] [PATH…]',
+  description: DESCRIPTION,
   run: (args) => withJsonErrors(args, () => runValidate(args)),
 };
 
 async function runValidate(args: string[]): Promise<number> {
   const { values, positionals } = parseFlags('validate', args, {
-    context: { type: 'string', default: 'cli' },
+    context: { type: 'string', default: 'cli', arg: 'cli|controller', help: 'check as the CLI does (secretRefs refused) or as the controller does' },
     output: { type: 'string', short: 'o', help: 'text (default) or json: a summary or the problems as one JSON document on stdout', arg: 'FORMAT' },
-    help: { type: 'boolean', short: 'h' },
   });
-  if (values.help) {
-    process.stdout.write(HELP);
-    return 0;
-  }
   const context = values.context;
   if (context !== 'cli' && context !== 'controller') {
     throw new PlaitError(ErrorCodes.E_INVALID, `validate: --context takes cli or controller, not ${JSON.stringify(context)}`);

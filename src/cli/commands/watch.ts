@@ -17,17 +17,31 @@ import type { Command } from '../run.js';
 
 export const watch: Command = {
   name: 'watch',
-  summary: 'reconcile on every change and interval',
+  summary: 'reconcile now, on every change of the given files, and on each spec\'s interval',
+  usage: 'plait watch [flags] [PATH…]',
+  description: 'PATH is a file or a directory (every *.yaml and *.yml below it); the default is the current directory. An edit\nthat does not validate is reported and the last good version of that spec is kept. SIGINT or SIGTERM stops\nwatching after the reconciles in progress.',
   async run(args) {
     const { values, positionals } = parseFlags('watch', args, {
-      ...REGISTRY_FLAGS, ...SIDE_REGISTRY_FLAGS, store: { type: 'string' }, debounce: { type: 'string' }, 'log-format': { type: 'string' },
-      concurrency: { type: 'string' }, jobs: { type: 'string' },
+      ...REGISTRY_FLAGS, ...SIDE_REGISTRY_FLAGS,
+      store: { type: 'string', arg: 'DIR', help: 'the local store (default: $PLAIT_STORE, $XDG_DATA_HOME/plait, ~/.local/share/plait)' },
+      debounce: { type: 'string', arg: 'MS', help: 'wait this long after a change before reloading (default 300)' },
+      'log-format': { type: 'string', arg: 'FORMAT', help: 'progress on stderr as text (default) or json lines' },
+      concurrency: { type: 'string', arg: 'N', help: 'specs reconciled at once (default 4)' },
+      jobs: { type: 'string', arg: 'N', help: 'blobs copied at once per spec (default 4)' },
     });
     const paths = positionals.length > 0 ? positionals : ['.'];
     if (paths.includes('-')) throw new PlaitError(ErrorCodes.E_INVALID, 'watch: stdin cannot be watched; name files or directories');
     const debounceMs = values.debounce === undefined ? 300 : Number(values.debounce);
     if (!Number.isFinite(debounceMs) || debounceMs < 0) throw new PlaitError(ErrorCodes.E_INVALID, '--debounce takes milliseconds');
     const logFormat = str(values['log-format']) === 'json' ? 'json' : 'text';
+    const count = (name: string): number => {
+      const v = values[name];
+      const n = v === undefined ? 4 : Number(v);
+      if (!Number.isInteger(n) || n < 1) throw new PlaitError(ErrorCodes.E_INVALID, `--${name} must be a positive integer, not ${JSON.stringify(v)}`);
+      return n;
+    };
+    const concurrency = count('concurrency');
+    const jobs = count('jobs');
     const transport = transportOptions(values);
     const store = await Store.open(resolveStoreRoot({ store: str(values.store) }));
     const report = progressReporter(logFormat);
@@ -53,7 +67,7 @@ export const watch: Command = {
       if (ready.length === 0) return;
       for (const n of ready) running.add(n);
       const specs = ready.map((n) => toReconcileSpec(good.get(n)!, transport));
-      const job = reconcileAll(specs, store, { onEvent: report }).finally(() => {
+      const job = reconcileAll(specs, store, { concurrency, jobs, onEvent: report }).finally(() => {
         for (const n of ready) running.delete(n);
         const again = ready.filter((n) => pending.delete(n));
         if (again.length > 0) reconcile(again);
