@@ -1,0 +1,92 @@
+// Installing plait as a user would: `npm pack` then `npm install -g` of the tarball, and `npm install -g` of a clone,
+// each into a fresh prefix, then `<prefix>/bin/plait --version`. The clone is made from this repository's HEAD, so
+// what is tested is what is committed. Dependencies come from npm's cache (filled by the project's own `npm ci`),
+// through a loopback registry made from package-lock.json: no network but loopback.
+
+import { execFile } from 'node:child_process';
+import { access, constants, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startLockRegistry } from '../helpers/lock-registry.js';
+import type { LockRegistry } from '../helpers/lock-registry.js';
+
+const run = promisify(execFile);
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+let dir: string;
+let registry: LockRegistry;
+let env: NodeJS.ProcessEnv;
+
+async function npm(args: string[], cwd: string): Promise<string> {
+  const r = await run('npm', args, { cwd, env, maxBuffer: 64 * 1024 * 1024 });
+  return r.stdout;
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'plait-install-'));
+  const cache = (await run('npm', ['config', 'get', 'cache'])).stdout.trim();
+  registry = await startLockRegistry(join(ROOT, 'package-lock.json'), join(cache, '_cacache'));
+  env = {
+    ...process.env,
+    npm_config_registry: registry.url,
+    npm_config_cache: cache,
+    npm_config_audit: 'false',
+    npm_config_fund: 'false',
+    npm_config_update_notifier: 'false',
+    // zstd-napi compiles against the system's Node headers.
+    npm_config_nodedir: process.env.npm_config_nodedir ?? '/usr',
+    // …from source, without first trying to download a prebuilt binary (there is no network to try).
+    npm_config_build_from_source: 'true',
+  };
+  // A clean clone: no dist/, no node_modules, only what git has.
+  await run('git', ['clone', '--quiet', '--no-hardlinks', ROOT, join(dir, 'clone')]);
+  // The project's own install: from the lockfile, offline; `prepare` must build dist/ since a clone has none.
+  // The lockfile names each tarball's URL, and npm ci finds them in the cache by integrity: no registry at all.
+  const { npm_config_registry: _r, ...ciEnv } = env;
+  await run('npm', ['ci', '--offline'], { cwd: join(dir, 'clone'), env: ciEnv, maxBuffer: 64 * 1024 * 1024 });
+}, 900_000);
+
+afterAll(async () => {
+  await registry?.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function checkBin(prefix: string): Promise<void> {
+  const bin = join(prefix, 'bin', 'plait');
+  await access(bin, constants.X_OK);
+  const { stdout } = await run(bin, ['--version'], { env });
+  const { version } = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+  expect(stdout).toBe(`plait version ${version}\n`);
+  // And a command that loads the spec layer and its dependencies, not only the entry point.
+  const help = await run(bin, ['validate', '--help'], { env });
+  expect(help.stdout).toMatch(/^Usage: plait validate/);
+}
+
+describe('install', () => {
+  it('npm ci in a clone builds dist/ (prepare), with the shebang on the bin', async () => {
+    const main = await readFile(join(dir, 'clone', 'dist', 'cli', 'main.js'), 'utf8');
+    expect(main.startsWith('#!/usr/bin/env node\n')).toBe(true);
+  });
+
+  it('npm pack, then npm install -g of the tarball, gives a working plait', async () => {
+    const out = await npm(['pack', '--pack-destination', dir], join(dir, 'clone'));
+    const tgz = out.trim().split('\n').at(-1)!;
+    const prefix = join(dir, 'from-tarball');
+    await npm(['install', '-g', '--prefer-offline', '--prefix', prefix, join(dir, tgz)], dir);
+    await checkBin(prefix);
+    // Only what a user needs is packed.
+    const installed = await readdir(join(prefix, 'lib', 'node_modules', 'plait'));
+    expect(installed.sort()).toEqual(expect.arrayContaining(['README.md', 'dist', 'package.json', 'schemas']));
+    expect(installed).not.toContain('src');
+    expect(installed).not.toContain('test');
+  }, 900_000);
+
+  it('npm install -g of a clone gives a working plait', async () => {
+    const prefix = join(dir, 'from-clone');
+    await npm(['install', '-g', '--prefer-offline', '--prefix', prefix, join(dir, 'clone')], dir);
+    await checkBin(prefix);
+  }, 900_000);
+});
