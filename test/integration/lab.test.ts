@@ -115,4 +115,22 @@ describe('test lab', () => {
     const anonPrivate = await bearer(undefined, `repository:${repo}:pull`);
     expect((await call('GET', `${lab.token.url}/v2/${repo}/tags/list`, { authorization: anonPrivate })).status).toBe(401);
   });
+
+  it('distribution v3: plain HTTP push and pull, counted in its access log; no OCI referrers API (404)', async () => {
+    expect(lab.v3.scheme).toBe('http');
+    const v2 = await call('GET', `${lab.v3.url}/v2/`);
+    expect(v2.status).toBe(200);
+    expect(String(v2.headers['docker-distribution-api-version'])).toBe('registry/2.0');
+    const mark = await logMark(lab.v3.accessLog);
+    await pushAndPull(lab.v3.url, 'lab/v3', undefined);
+    const entries = await entriesSince(lab.v3.accessLog, mark);
+    expect(entries.map((e) => `${e.method} ${e.status}`)).toEqual([
+      'POST 202', 'PUT 201', 'POST 202', 'PUT 201', 'PUT 201', 'GET 200', 'GET 200',
+    ]);
+    const subject = `sha256:${'0'.repeat(64)}`;
+    for (const url of [lab.v3.url, lab.plain.url]) {
+      const r = await call('GET', `${url}/v2/lab/v3/referrers/${subject}`, { accept: 'application/vnd.oci.image.index.v1+json' });
+      expect(r.status).toBe(404);
+    }
+  });
 });

@@ -9,13 +9,13 @@ import { startTokenIssuer } from './token-issuer.js';
 import type { TokenIssuer, TokenUser } from './token-issuer.js';
 
 // The test lab: the real Debian docker-registry (distribution 2.8) three times on free loopback ports — plain HTTP
-// and anonymous, TLS with htpasswd basic auth, and token auth against our own issuer — each with its own storage and
-// access log. Everything it exposes to tests is plain data (it crosses into vitest workers through provide/inject).
+// and anonymous, TLS with htpasswd basic auth, and token auth against our own issuer — and distribution v3 (Go-built)
+// once, plain HTTP and anonymous; each with its own storage and access log. Everything it exposes to tests is plain data (it crosses into vitest workers through provide/inject).
 
 export interface LabUser { name: string; password: string }
 
 export interface LabRegistry {
-  name: 'plain' | 'tls' | 'token';
+  name: 'plain' | 'tls' | 'token' | 'v3';
   /** host:port as it appears in image references. */
   host: string;
   url: string;
@@ -31,6 +31,8 @@ export interface LabInfo {
   /** containers-style cert dir with the lab CA as ca.crt (for --cert-dir). */
   certDir: string;
   plain: LabRegistry;
+  /** distribution v3.0.0, plain HTTP and anonymous. It has no OCI referrers API (404), like 2.8. */
+  v3: LabRegistry;
   tls: LabRegistry & { user: LabUser; realm: string };
   token: LabRegistry & {
     realm: string;
@@ -55,7 +57,7 @@ export interface LabOptions {
   /** Keep the lab's directory after stop (for debugging). */
   keep?: boolean;
   /** Which registries to start; all by default. */
-  only?: Array<'plain' | 'tls' | 'token'>;
+  only?: Array<LabRegistry['name']>;
 }
 
 const secret = () => randomBytes(12).toString('base64url');
@@ -72,7 +74,7 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
   try {
     const pki = await makePki(join(root, 'pki'));
     const ca = await readFile(pki.caFile);
-    const want = new Set(opts.only ?? ['plain', 'tls', 'token']);
+    const want = new Set(opts.only ?? ['plain', 'tls', 'token', 'v3']);
 
     const toInfo = (r: RunningRegistry, name: LabRegistry['name']): LabRegistry => ({
       name, host: r.host, url: r.url, scheme: r.url.startsWith('https') ? 'https' : 'http', accessLog: r.accessLog, dataDir: r.dataDir, pid: r.pid,
@@ -87,6 +89,8 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
     };
 
     const plain = await start('plain', () => startRegistry({ name: 'plain', dir: join(root, 'plain'), auth: { kind: 'none' } }));
+
+    const v3 = await start('v3', () => startRegistry({ name: 'v3', dir: join(root, 'v3'), auth: { kind: 'none' }, flavour: 'v3' }));
 
     const tlsUser: LabUser = { name: 'plait', password: `pw-${secret()}` };
     const tlsRealm = 'plait-lab-realm';
@@ -127,6 +131,7 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
       caFile: pki.caFile,
       certDir: pki.certDir,
       plain,
+      v3,
       tls: { ...tls, user: tlsUser, realm: tlsRealm },
       token: {
         ...token, realm, service, issuer: issuerName, issuerLog,

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, open, writeFile, readFile } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'node:https';
 import { request as httpRequest } from 'node:http';
@@ -8,6 +9,20 @@ import { freePort, supervise } from './proc.js';
 import type { Supervised } from './proc.js';
 
 export const REGISTRY_BIN = '/usr/bin/docker-registry';
+
+/** Where .ci/build-go-parts.sh links the Go-built parts (distribution v3, the peers). */
+export function labBinDir(env: NodeJS.ProcessEnv = process.env): string {
+  return join(env.PLAIT_LAB_CACHE ?? join(env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'plait-lab'), 'bin');
+}
+
+/** A Go-built lab part by name, or one line that says how to get it. */
+export function requireGoPart(name: string): string {
+  const bin = join(labBinDir(), name);
+  if (!existsSync(bin)) throw new Error(`${bin} not found: build the lab's Go parts with "npm run setup" (or "bash .ci/build-go-parts.sh ${name}")`);
+  return bin;
+}
+
+export const REGISTRY_V3 = 'registry-v3';
 
 /** Fail with one line that says how to get the real registry, rather than a stack trace from spawn. */
 export function requireRegistryBinary(): void {
@@ -26,6 +41,8 @@ export interface RegistryOptions {
   dir: string;
   auth: RegistryAuth;
   tls?: { certificate: string; key: string };
+  /** The registry program: Debian's distribution 2.8 (default) or the Go-built distribution v3. */
+  flavour?: '2.8' | 'v3';
 }
 
 export interface RunningRegistry {
@@ -40,8 +57,8 @@ export interface RunningRegistry {
   stop(): Promise<void>;
 }
 
-// The configuration keys are distribution 2.8's (see the registry docs); the access log goes to stdout in Apache
-// combined format, one line per request, which is what tests and benches count.
+// The configuration keys are distribution 2.8's (see the registry docs), which v3 reads unchanged; the access log goes
+// to stdout in Apache combined format, one line per request, which is what tests and benches count.
 function configYaml(o: RegistryOptions, port: number, dataDir: string): string {
   const lines = [
     'version: 0.1',
@@ -95,7 +112,9 @@ export function pingV2(url: string, ca?: Buffer): Promise<number | undefined> {
 }
 
 export async function startRegistry(o: RegistryOptions, ca?: Buffer): Promise<RunningRegistry> {
-  requireRegistryBinary();
+  let bin = REGISTRY_BIN;
+  if (o.flavour === 'v3') bin = requireGoPart(REGISTRY_V3);
+  else requireRegistryBinary();
   const dataDir = join(o.dir, 'data');
   await mkdir(dataDir, { recursive: true });
   const accessLog = join(o.dir, 'registry.log');
@@ -106,7 +125,7 @@ export async function startRegistry(o: RegistryOptions, ca?: Buffer): Promise<Ru
     const cfg = join(o.dir, 'config.yml');
     await writeFile(cfg, configYaml(o, port, dataDir));
     const log: FileHandle = await open(accessLog, 'a');
-    const proc = supervise(REGISTRY_BIN, ['serve', cfg], log.fd);
+    const proc = supervise(bin, ['serve', cfg], log.fd);
     await log.close();
     const scheme = o.tls ? 'https' : 'http';
     const url = `${scheme}://127.0.0.1:${port}`;
