@@ -139,6 +139,7 @@ async function applyLocked(p: Plan, store: Store, recId: string, signers: Signer
     ...(spec.compression?.level !== undefined && { compressionLevel: spec.compression.level }),
     cacheStore: store,
     signers,
+    ...(spec.referrers && { referrers: spec.referrers, removeSignatures: spec.signatures?.removeSource === true }),
     ...(signers.length > 0 && { identities: spec.destination.tags.map((t) => identityFor(spec, t)) }),
   });
   const entry: HistoryEntry = {

@@ -66,6 +66,7 @@ export function toReconcileSpec(v: ValidSpec, transport: TransportOptions): Reco
         gpg: (sig.gpg ?? []).map((x) => ({ key: fileRef(v.baseDir, x.key) ?? {}, ...(x.passphrase && { passphrase: fileRef(v.baseDir, x.passphrase) }), ...(x.lookaside && { lookaside: lookasidePath(v.baseDir, x.lookaside) }) })),
       },
     }),
+    ...(s.referrers?.copy && { referrers: { ...(s.referrers.artifactTypes && { artifactTypes: [...s.referrers.artifactTypes] }) } }),
     historyLimit: s.historyLimit,
     controller: {
       interval: s.interval,

@@ -58,6 +58,8 @@ export interface ReconcileSpec {
   annotations?: Record<string, string>;
   compression?: { variants: string[]; force: boolean; level?: number };
   signatures?: SignatureSpec;
+  /** Carry each instance's referrers (signatures, attestations, SBOMs, OCI artifacts) from its source. */
+  referrers?: { artifactTypes?: string[] };
   historyLimit: number;
   controller: ControllerSpec;
   transport: TransportOptions;

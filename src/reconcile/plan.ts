@@ -106,6 +106,7 @@ export async function fingerprintOf(spec: ReconcileSpec, listBytes: Buffer): Pro
     list: digestOf(listBytes), format: spec.format, destination: spec.destination.image,
     compression: spec.compression ?? null, removeSource: sig?.removeSource ?? false, keys,
     lookaside: sig?.gpg.map((g) => g.lookaside ?? '') ?? [],
+    ...(spec.referrers && { referrers: spec.referrers }),
   })).digest('hex');
 }
 

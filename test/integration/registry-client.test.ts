@@ -136,11 +136,12 @@ describe('tags, referrers, delete', () => {
     expect((await img.listTags()).sort()).toEqual(['v1', 'v2']);
 
     const subject = peers.singles[0]!.digest as `sha256:${string}`;
-    expect(await img.referrers(subject)).toBeUndefined();
+    expect(await img.referrers(subject)).toEqual({ index: undefined, api: false });
     const index = serializeOCIIndex({ schemaVersion: 2, manifests: [] });
     await img.putManifest(index, 'application/vnd.oci.image.index.v1+json', subject.replace(':', '-'));
     const refs = await img.referrers(subject);
-    expect(refs?.digest).toBe(digestOf(index));
+    expect(refs.index?.digest).toBe(digestOf(index));
+    expect(refs.api).toBe(false);
 
     await img.deleteManifest(subject);
     expect(await img.resolve(subject)).toBeUndefined();

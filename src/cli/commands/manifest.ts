@@ -199,8 +199,12 @@ const subcommands: Record<string, (args: string[]) => Promise<number>> = {
       'sign-by-gpg-key': { type: 'string', multiple: true, arg: 'FILE', help: 'sign the list with this armored OpenPGP private key' },
       'sign-passphrase-file': { type: 'string', arg: 'FILE', help: "read the keys' passphrase from FILE's first line (default: $PLAIT_PASSPHRASE)" },
       lookaside: { type: 'string', arg: 'DIR', help: 'write GPG signatures to this lookaside directory' },
+      referrers: { type: 'boolean', help: "carry each instance's referrers from its source: cosign .sig/.att/.sbom attachments and OCI artifacts with a subject" },
+      'referrers-artifact-type': { type: 'string', multiple: true, arg: 'TYPE', help: 'with --referrers: only referrers of this artifact type (repeatable)' },
     });
     need(positionals, 1, 'push LIST [DEST]');
+    const artifactTypes = values['referrers-artifact-type'] as string[] | undefined;
+    if (artifactTypes && values.referrers !== true) throw new PlaitError(ErrorCodes.E_INVALID, 'manifest push: --referrers-artifact-type needs --referrers');
     const store = await openStore(values);
     const listName = positionals[0]!;
     const destName = positionals[1] ?? listName;
@@ -226,6 +230,7 @@ const subcommands: Record<string, (args: string[]) => Promise<number>> = {
         cacheStore: store,
         signers,
         removeSignatures: values['remove-signatures'] === true,
+        ...(values.referrers === true && { referrers: { ...(artifactTypes && { artifactTypes }) } }),
       });
       if (typeof values.digestfile === 'string') await writeFile(values.digestfile, r.digest);
       if (!values.quiet) process.stderr.write(`Writing manifest list to ${dest.name}: ${r.digest}\n`);

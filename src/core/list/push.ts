@@ -18,6 +18,8 @@ import { convertList, dockerToOci, ociToDocker } from '../copy/convert.js';
 import type { Store } from '../store/index.js';
 import type { Signer } from '../sign/index.js';
 import { ANNOTATION_ZSTD_INSTANCE } from '../../oci/mediatype.js';
+import { carryReferrers } from '../referrers/carry.js';
+import type { CarriedReferrer } from '../referrers/carry.js';
 import type { List } from './list.js';
 import { MANIFEST_ITEM, cachedManifest } from './list.js';
 
@@ -57,8 +59,14 @@ export interface PushOptions {
   signers?: Signer[];
   /** Identities (host/repo:tag) to sign under; default one per destination tag. */
   identities?: string[];
-  /** RemoveSignatures: plait never carries source signatures, so this is what it always does. */
+  /** RemoveSignatures: with `referrers`, cosign signatures (`.sig`) of the sources are left behind. */
   removeSignatures?: boolean;
+  /**
+   * Carry each instance's referrers from its source (cosign `.sig`/`.att`/`.sbom` attachments, OCI artifacts with a
+   * `subject`), optionally only those of these artifact types. Instances whose digest changes (format conversion,
+   * forced compression) have none: what referred to the source digest does not describe the new one.
+   */
+  referrers?: { artifactTypes?: string[] };
 }
 
 export interface PushedInstance {
@@ -76,6 +84,8 @@ export interface PushResult {
   bytes: Buffer;
   instances: PushedInstance[];
   bytesCopied: number;
+  /** What `referrers` carried. */
+  referrers: CarriedReferrer[];
 }
 
 /** Map a --format name or MIME type to the (instance, list) MIME types it forces, or undefined to keep formats. */
@@ -184,6 +194,20 @@ function identitiesFor(dest: ImageDestination, tags: string[]): string[] {
   return (tags.length > 0 ? tags : ['latest']).map((t) => `${repo}:${t}`);
 }
 
+/** Carry the referrers of every instance written under its source digest. */
+async function carryAll(opts: PushOptions, dest: ImageDestination, pairs: Array<{ src: ImageSource; source: Digest; written: Digest }>, shared: SharedCopyState): Promise<CarriedReferrer[]> {
+  if (!opts.referrers) return [];
+  const out: CarriedReferrer[] = [];
+  for (const p of pairs) {
+    if (p.source !== p.written) continue;
+    out.push(...await carryReferrers(p.src, dest as ImageDestination & ImageSource, p.source, {
+      ...(opts.referrers.artifactTypes && { artifactTypes: opts.referrers.artifactTypes }),
+      skipSignatures: opts.removeSignatures === true, shared,
+    }));
+  }
+  return out;
+}
+
 async function signAll(signers: Signer[], dest: ImageDestination, digests: Digest[], identities: string[]): Promise<void> {
   for (const signer of signers) {
     for (const d of digests) {
@@ -232,9 +256,10 @@ export async function push(store: Store, list: List, dest: ImageDestination, opt
     const src = sourceFor(chosen.digest);
     const { written, copied } = await pushInstance(src, dest, chosen.digest, forced?.instance, shared, opts);
     for (const t of tags) await dest.putManifest(written.bytes, written.mediaType, t);
+    const carried = await carryAll(opts, dest, [{ src, source: chosen.digest, written: written.digest }], shared);
     await signAll(signers, dest, [written.digest], identities);
     return {
-      digest: written.digest, mediaType: written.mediaType, bytes: written.bytes, bytesCopied: copied,
+      digest: written.digest, mediaType: written.mediaType, bytes: written.bytes, bytesCopied: copied, referrers: carried,
       instances: [{ source: chosen.digest, digest: written.digest, mediaType: written.mediaType, size: written.bytes.length }],
     };
   }
@@ -291,10 +316,12 @@ export async function push(store: Store, list: List, dest: ImageDestination, opt
   phase('push list');
   if (tags.length === 0) await dest.putManifest(bytes, listType);
   for (const t of tags) await dest.putManifest(bytes, listType, t);
+  // Carried before signing, so that plait's signature joins a carried `.sig` attachment instead of being replaced.
+  const carried = await carryAll(opts, dest, entries.map((d) => ({ src: sourceFor(d.digest), source: d.digest, written: pushed.get(d.digest)!.digest })), shared);
   if (signers.length > 0) phase('sign');
   await signAll(signers, dest, [...written, digest], identities);
   return {
-    digest, mediaType: listType, bytes, bytesCopied,
+    digest, mediaType: listType, bytes, bytesCopied, referrers: carried,
     instances: entries.map((d) => pushed.get(d.digest)!),
   };
 }

@@ -96,6 +96,11 @@ export interface Signatures {
   gpg?: GpgSigner[];
 }
 
+export interface Referrers {
+  copy: boolean;
+  artifactTypes?: string[];
+}
+
 export interface Spec {
   destination: Destination;
   format?: Format;
@@ -108,6 +113,7 @@ export interface Spec {
   annotations?: Record<string, string>;
   compression?: Compression;
   signatures?: Signatures;
+  referrers?: Referrers;
   /** Go duration, at least 10s. */
   interval?: string;
   suspend?: boolean;

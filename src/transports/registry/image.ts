@@ -301,22 +301,22 @@ export class RegistryImage implements ImageSource, ImageDestination {
   }
 
   /**
-   * Manifests that refer to `digest` through `subject`: the referrers API, or — where the registry has none
-   * (distribution 2.8 answers 404) — the `sha256-<hex>` tag of the fallback schema.
+   * The index of manifests that refer to `digest` through `subject`: the referrers API (`api: true`), or — where the
+   * registry has none (distribution 2.8 and v3.0.0 answer 404) — the `sha256-<hex>` tag of the fallback schema.
    */
-  async referrers(digest: Digest, artifactType?: string): Promise<ManifestBlob | undefined> {
+  async referrers(digest: Digest, artifactType?: string): Promise<{ index: ManifestBlob | undefined; api: boolean }> {
     const q = artifactType ? `?artifactType=${encodeURIComponent(artifactType)}` : '';
     const res = await this.client.send({ method: 'GET', path: `/v2/${this.ref.repository}/referrers/${digest}${q}`,
       headers: { accept: 'application/vnd.oci.image.index.v1+json' }, scopes: this.pull, what: `listing referrers of ${digest}`,
       ok: (s) => s === 200 || s === 404 });
     if (res.status === 200) {
-      const bytes = Buffer.from(await res.body.arrayBuffer());
-      return { bytes, mediaType: 'application/vnd.oci.image.index.v1+json', digest: digestOf(bytes) };
+      const bytes = await readSmall(res.body);
+      return { index: { bytes, mediaType: 'application/vnd.oci.image.index.v1+json', digest: digestOf(bytes) }, api: true };
     }
     await res.body.dump();
     const fallbackTag = digest.replace(':', '-');
     const found = await this.resolve(fallbackTag);
-    return found ? this.getManifest(fallbackTag) : undefined;
+    return { index: found ? await this.getManifest(fallbackTag) : undefined, api: false };
   }
 
   async close(): Promise<void> {
