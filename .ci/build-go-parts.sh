@@ -34,8 +34,9 @@ install_pkg() { # name version pkg@version [output name of go install]
   log "building $name $ver"
   local out="$CACHE/$name-$ver.tmp"
   rm -rf "$out" && mkdir -p "$out"
-  GOBIN="$out" go install -trimpath -ldflags "-s -w" "$pkg"
-  [ "$built" = "$name" ] || mv "$out/$built" "$out/$name"
+  # `part` runs inside an `if`, where set -e does not apply: every failure must return by hand.
+  GOBIN="$out" go install -trimpath -ldflags "-s -w" "$pkg" || return 1
+  [ "$built" = "$name" ] || mv "$out/$built" "$out/$name" || return 1
   rm -rf "$CACHE/$name-$ver" && mv "$out" "$CACHE/$name-$ver"
   link "$name" "$ver"
 }
@@ -69,6 +70,20 @@ build_k8s() { # name cmd
   link "$name" "$K8S"
 }
 
+# go install refuses a module whose version list the proxy will not serve (it reads it for deprecation notices), even
+# when the exact version is served; a throw-away wrapper module with go get + go build needs only that version.
+build_wrapped() { # name version cmd-package
+  local name=$1 ver=$2 pkg=$3
+  if have "$name" "$ver"; then link "$name" "$ver"; return; fi
+  log "building $name $ver (wrapper module)"
+  local w="$CACHE/.wrap-$name-$ver" out="$CACHE/$name-$ver.tmp"
+  rm -rf "$w" "$out" && mkdir -p "$w" "$out"
+  (cd "$w" && go mod init "plait.invalid/$name" >/dev/null 2>&1 && go get "$pkg@$ver" \
+    && go build -trimpath -ldflags "-s -w" -o "$out/$name" "$pkg") || return 1
+  rm -rf "$w" "$CACHE/$name-$ver" && mv "$out" "$CACHE/$name-$ver" || return 1
+  link "$name" "$ver"
+}
+
 # etcd's server module is the program but carries replace directives: build it from a wrapper too.
 build_etcd() {
   if have etcd "$ETCD"; then link etcd "$ETCD"; return; fi
@@ -93,8 +108,7 @@ part() {
     regctl) install_pkg regctl "$REGCLIENT" "github.com/regclient/regclient/cmd/regctl@$REGCLIENT" ;;
     regsync) install_pkg regsync "$REGCLIENT" "github.com/regclient/regclient/cmd/regsync@$REGCLIENT" ;;
     oras) install_pkg oras "$ORAS" "oras.land/oras/cmd/oras@$ORAS" ;;
-    manifest-tool) install_pkg manifest-tool "$MANIFEST_TOOL" \
-        "github.com/estesp/manifest-tool/v2/cmd/manifest-tool@$MANIFEST_TOOL" ;;
+    manifest-tool) build_wrapped manifest-tool "$MANIFEST_TOOL" github.com/estesp/manifest-tool/v2/cmd/manifest-tool ;;
     cosign) install_pkg cosign "$COSIGN" "github.com/sigstore/cosign/v2/cmd/cosign@$COSIGN" ;;
     *) echo "go-parts: unknown part $1" >&2; return 2 ;;
   esac
