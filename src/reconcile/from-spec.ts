@@ -2,6 +2,7 @@ import { isAbsolute, join } from 'node:path';
 import { parsePlatform, normalisePlatform } from '../oci/platform.js';
 import type { Platform } from '../oci/types.js';
 import type { TransportOptions } from '../transports/index.js';
+import { registriesConf, resolveShortName } from '../transports/registry/registries-conf.js';
 import type { ValidSpec } from './spec/index.js';
 import type { PlatformSpec, KeySource, PassphraseSource } from './spec/types.js';
 import type { KeyRef, ReconcileSpec } from './model.js';
@@ -27,9 +28,16 @@ function fileRef(baseDir: string, k: KeySource | PassphraseSource | undefined): 
   return undefined;
 }
 
+/** A docker reference of a spec: a short name only through a registries.conf alias, never a search. */
+function specReference(image: string): string {
+  const bare = image.startsWith('docker://') ? image.slice('docker://'.length) : image;
+  const resolved = resolveShortName(registriesConf(), bare, true);
+  return resolved === bare ? image : resolved;
+}
+
 /** `oci:DIR…` with a relative DIR is taken relative to the spec's directory, like key files. */
 function imageRef(baseDir: string, image: string): string {
-  if (!image.startsWith('oci:')) return image;
+  if (!image.startsWith('oci:')) return specReference(image);
   const rest = image.slice(4);
   return isAbsolute(rest) ? image : `oci:${join(baseDir, rest)}`;
 }

@@ -1,12 +1,13 @@
 import { PlaitError, ErrorCodes } from '../errors.js';
 import { parseImageName, formatImageName } from '../oci/image-name.js';
 import type { ImageName } from '../oci/image-name.js';
-import { registryHost } from '../oci/reference.js';
+import { parseReference, referenceString, registryHost } from '../oci/reference.js';
 import { RegistryImage } from './registry/image.js';
 import type { RegistryClientOptions } from './registry/client.js';
 import { settingsFor, bindFlagCredentials } from './registry/hosts.js';
 import type { CredentialBinding, RegistrySettings, Side, SideSettings } from './registry/hosts.js';
 import { LayoutImage } from './layout/layout.js';
+import { endpointFor, registriesConf, resolveShortName } from './registry/registries-conf.js';
 
 export type { ImageSource, ImageDestination, ManifestBlob, BlobDescriptor, BlobLocation, ResolvedManifest, PutBlobResult } from './types.js';
 export { RegistryImage } from './registry/image.js';
@@ -38,6 +39,30 @@ function sideSettings(opts: TransportOptions): SideSettings {
   return { both: { tlsVerify, plainHttp, certDir, creds, authfile }, source, destination, hosts, sideFlags, binding };
 }
 
+/** A docker reference as written (`docker://` stripped) with its short name resolved the way podman does. */
+function qualified(name: string): string {
+  if (name.startsWith('oci:')) return name;
+  const bare = name.startsWith('docker://') ? name.slice('docker://'.length) : name;
+  if (/^(containers-storage|dir|docker-archive|docker-daemon|oci-archive|ostree|sif|tarball):/.test(bare)) return name; // parseImageName refuses these
+  return resolveShortName(registriesConf(), bare, false);
+}
+
+/**
+ * The name parsed, with registries.conf applied to a docker reference: a blocked registry is refused here, before any
+ * request; `location` rewrites the prefix; `insecure` is returned for the caller to apply below the flags.
+ */
+function parseWithConf(name: string | ImageName, dropTagIfDigested = false): { parsed: ImageName; insecure: boolean } {
+  let parsed = typeof name === 'string' ? parseImageName(qualified(name), { dropTagIfDigested }) : name;
+  let insecure = false;
+  if (parsed.transport === 'docker') {
+    const written = referenceString(parsed.ref);
+    const at = endpointFor(registriesConf(), written);
+    if (at.ref !== written) parsed = { ...parsed, ref: parseReference(at.ref) };
+    insecure = at.insecure;
+  }
+  return { parsed, insecure };
+}
+
 /**
  * Bind every flag credential to the one registry it is for, given all the images a command will read (source) and
  * write (destination): a credential that would reach a second registry is refused now, before anything is touched.
@@ -45,7 +70,7 @@ function sideSettings(opts: TransportOptions): SideSettings {
 export function claimRegistries(opts: TransportOptions, images: { source?: Iterable<string>; destination?: Iterable<string> }): void {
   if (!opts.binding) return;
   const hostsOf = (names: Iterable<string> | undefined) => [...names ?? []].flatMap((n) => {
-    const parsed = parseImageName(n, { dropTagIfDigested: true });
+    const { parsed } = parseWithConf(n, true);
     return parsed.transport === 'docker' ? [registryHost(parsed.ref)] : [];
   });
   bindFlagCredentials(sideSettings(opts), { source: hostsOf(images.source), destination: hostsOf(images.destination) });
@@ -53,10 +78,11 @@ export function claimRegistries(opts: TransportOptions, images: { source?: Itera
 
 /**
  * Open a transport-qualified name (`docker://…` — the default —, or `oci:DIR[:REF]`) as source and destination;
- * `side` says which flags reach its registry: the sources' or the destination's.
+ * `side` says which flags reach its registry: the sources' or the destination's. registries.conf applies first
+ * (parseWithConf); its `insecure` counts only where no flag says otherwise.
  */
 export function openImage(name: string | ImageName, opts: TransportOptions = {}, side: Side = 'source'): RegistryImage | LayoutImage {
-  const parsed = typeof name === 'string' ? parseImageName(name) : name;
+  const { parsed, insecure } = parseWithConf(name);
   if (parsed.transport === 'oci') {
     if (parsed.sourceIndex !== undefined) {
       throw new PlaitError(ErrorCodes.E_UNSUPPORTED, `${formatImageName(parsed)}: selecting a layout entry by index is not supported; name it by its ref`);
@@ -73,6 +99,8 @@ export function openImage(name: string | ImageName, opts: TransportOptions = {},
   const clientOpts: RegistryClientOptions = { maxConcurrency, retry, credentials, env, home, plainHttp: plain, flagPrefix: eff.flagPrefix };
   for (const k of Object.keys(clientOpts) as Array<keyof RegistryClientOptions>) if (clientOpts[k] === undefined) delete clientOpts[k];
   if (eff.tlsVerify !== undefined) clientOpts.tlsVerify = eff.tlsVerify;
+  // insecure = true is podman's --tls-verify=false for that registry: https unverified, else http.
+  else if (insecure) clientOpts.tlsVerify = false;
   if (eff.certDir !== undefined) clientOpts.certDir = eff.certDir;
   if (eff.creds !== undefined) clientOpts.creds = eff.creds;
   if (eff.authfile !== undefined) clientOpts.authfile = eff.authfile;
