@@ -2,7 +2,6 @@ import { parseArgs } from 'node:util';
 import { PlaitError, ErrorCodes } from '../errors.js';
 import type { TransportOptions } from '../transports/index.js';
 // Straight from hosts.ts: this module is loaded by `validate` too, which must not load the registry client.
-import { CredentialBinding } from '../transports/registry/hosts.js';
 import type { RegistrySettings } from '../transports/registry/hosts.js';
 
 // Flag parsing on node:util parseArgs, with the podman/skopeo conventions it lacks: boolean flags that also take
@@ -129,7 +128,7 @@ function registrySettings(values: Parsed['values'], prefix: string): RegistrySet
  * them) for theirs. Flag credentials are bound to one registry each (see transports/registry/hosts.ts).
  */
 export function transportOptions(values: Parsed['values']): TransportOptions {
-  const o: TransportOptions = { ...registrySettings(values, ''), binding: new CredentialBinding() };
+  const o: TransportOptions = { ...registrySettings(values, ''), binding: new Map() };
   if (Object.keys(values).some((k) => k.startsWith('src-') || k.startsWith('dest-'))) {
     o.sideFlags = true;
     o.source = registrySettings(values, 'src-');

@@ -14,7 +14,8 @@ export { RegistryImage } from './registry/image.js';
 export { LayoutImage } from './layout/layout.js';
 export { requestStats, resetRequestStats, closeAllClients } from './registry/client.js';
 export type { RegistryClientOptions } from './registry/client.js';
-export { CredentialBinding, bindFlagCredentials, displayHost } from './registry/hosts.js';
+export { claimCredential, bindFlagCredentials, displayHost } from './registry/hosts.js';
+export type { CredentialBinding } from './registry/hosts.js';
 export type { RegistrySettings, Side } from './registry/hosts.js';
 
 /**

@@ -48,22 +48,24 @@ export function displayHost(host: string): string {
 }
 
 /** The registry each flag credential was claimed by. One per run (or per command). */
-export class CredentialBinding {
-  private readonly owners = new Map<CredsFlag, string>();
+/**
+ * Which registry each flag credential was first offered to, for one run. A plain Map, so that flag parsing can make
+ * one without loading the registry code (claimCredential holds the rule).
+ */
+export type CredentialBinding = Map<CredsFlag, string>;
 
-  claim(flag: CredsFlag, host: string): void {
-    const owner = this.owners.get(flag);
-    if (owner === undefined) {
-      this.owners.set(flag, host);
-      return;
-    }
-    if (owner === host) return;
-    const [a, b] = [displayHost(owner), displayHost(host)].sort();
-    const fix = flag === 'creds'
-      ? 'give each side its own with --src-creds/--dest-creds, or put one entry per registry in an auth file (--authfile)'
-      : `put one entry per registry in an auth file (--${flag === 'src-creds' ? 'src' : 'dest'}-authfile)`;
-    throw new PlaitError(ErrorCodes.E_INVALID, `--${flag} would be offered to two registries (${a} and ${b}): ${fix}`);
+export function claimCredential(binding: CredentialBinding, flag: CredsFlag, host: string): void {
+  const owner = binding.get(flag);
+  if (owner === undefined) {
+    binding.set(flag, host);
+    return;
   }
+  if (owner === host) return;
+  const [a, b] = [displayHost(owner), displayHost(host)].sort();
+  const fix = flag === 'creds'
+    ? 'give each side its own with --src-creds/--dest-creds, or put one entry per registry in an auth file (--authfile)'
+    : `put one entry per registry in an auth file (--${flag === 'src-creds' ? 'src' : 'dest'}-authfile)`;
+  throw new PlaitError(ErrorCodes.E_INVALID, `--${flag} would be offered to two registries (${a} and ${b}): ${fix}`);
 }
 
 function pick<K extends keyof RegistrySettings>(key: K, ...layers: Array<RegistrySettings | undefined>): RegistrySettings[K] {
@@ -85,10 +87,10 @@ export function settingsFor(host: string, side: Side, s: SideSettings): Effectiv
   if (certDir !== undefined) out.certDir = certDir;
   if (authfile !== undefined) out.authfile = authfile;
   if (own?.creds !== undefined) {
-    s.binding?.claim(side === 'source' ? 'src-creds' : 'dest-creds', host);
+    if (s.binding) claimCredential(s.binding, side === 'source' ? 'src-creds' : 'dest-creds', host);
     out.creds = own.creds;
   } else if (s.both?.creds !== undefined) {
-    s.binding?.claim('creds', host);
+    if (s.binding) claimCredential(s.binding, 'creds', host);
     out.creds = s.both.creds;
   } else if (perHost?.creds !== undefined) {
     out.creds = perHost.creds;
