@@ -1,7 +1,8 @@
 import { readFile, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { ErrorCodes, PlaitError } from '../../errors.js';
 import { writeFileAtomic } from '../../fsutil.js';
+import { sweepTempFiles } from './sweep.js';
 import { errnoCode, storeError } from './layout.js';
 import type { Layout } from './layout.js';
 
@@ -70,8 +71,16 @@ export async function getFact<T>(
   return undefined;
 }
 
+// A crashed writer's temp files sit beside the facts; each facts dir is swept once per process, on its first write.
+const sweptDirs = new Set<string>();
+
 export async function putFact(layout: Layout, kind: string, digest: string, value: unknown): Promise<void> {
   const path = factPath(layout, kind, digest);
+  const dir = dirname(path);
+  if (!sweptDirs.has(dir)) {
+    sweptDirs.add(dir);
+    await sweepTempFiles(dir);
+  }
   // The declared return type says string, but undefined, functions and symbols give undefined.
   let valueJson: string | undefined;
   try {

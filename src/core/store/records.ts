@@ -65,7 +65,7 @@ async function exists(path: string): Promise<boolean> {
 /** Renames a record dir out of sight, then removes it, so nobody reads a half-deleted record. */
 async function removeRecordDir(layout: Layout, id: string): Promise<void> {
   const dir = layout.recordDir(id);
-  const doomed = join(layout.lists, `.del-${id}-${randomBytes(4).toString('hex')}`);
+  const doomed = join(layout.lists, `.del-${id}-${process.pid}-${randomBytes(4).toString('hex')}`);
   try {
     await rename(dir, doomed);
   } catch (e) {
@@ -91,7 +91,7 @@ export async function createRecord(layout: Layout, options: CreateRecordOptions)
       const owner = await nameOwner(layout, name);
       if (owner !== undefined) throw nameConflict(name, owner, layout.root);
     }
-    const staging = join(layout.lists, `.new-${id}-${randomBytes(4).toString('hex')}`);
+    const staging = join(layout.lists, `.new-${id}-${process.pid}-${randomBytes(4).toString('hex')}`);
     try {
       await mkdir(staging, { recursive: true });
       for (const [item, data] of items) await writeFileAtomic(join(staging, item), data);
