@@ -42,10 +42,20 @@ export async function writeFileAtomic(target: string, data: Buffer | string, mod
   await fsyncDir(dirname(target));
 }
 
+const failpointHits = new Map<string, number>();
+
 /**
  * Crash injection for tests: with PLAIT_FAILPOINT=<name> the process kills itself (SIGKILL, no cleanup) when it reaches
- * that point, so tests can prove that a crash there leaves the previous state intact.
+ * that point, so tests can prove that a crash there leaves the previous state intact; <name>:<N> kills at the Nth time
+ * the point is reached (random crash runs pick N).
  */
 export function failpoint(name: string): void {
-  if (process.env.PLAIT_FAILPOINT === name) process.kill(process.pid, 'SIGKILL');
+  const want = process.env.PLAIT_FAILPOINT;
+  if (!want) return;
+  if (want === name) process.kill(process.pid, 'SIGKILL');
+  const colon = want.lastIndexOf(':');
+  if (colon < 0 || want.slice(0, colon) !== name) return;
+  const n = (failpointHits.get(name) ?? 0) + 1;
+  failpointHits.set(name, n);
+  if (n === Number(want.slice(colon + 1))) process.kill(process.pid, 'SIGKILL');
 }
