@@ -136,6 +136,19 @@ function retryAfterMs(h: string | string[] | undefined): number | undefined {
   return Number.isFinite(at) ? Math.max(0, at - Date.now()) : undefined;
 }
 
+/**
+ * How long a registry may stay silent (waiting for headers, or between two body chunks) before the request fails as a
+ * network error (retried when safe). PLAIT_REGISTRY_TIMEOUT in seconds; default 300 s, undici's own.
+ */
+export function requestTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
+  const v = env.PLAIT_REGISTRY_TIMEOUT;
+  if (v === undefined || v === '') return 300_000;
+  const secs = Number(v);
+  if (!Number.isFinite(secs) || secs <= 0) {
+    throw new PlaitError(ErrorCodes.E_INVALID, `PLAIT_REGISTRY_TIMEOUT must be a positive number of seconds, not ${JSON.stringify(v)}`);
+  }
+  return Math.round(secs * 1000);
+}
 /** A retry's wait, cut short by an interrupt (the next attempt then refuses to start). */
 const sleep = (ms: number) => new Promise<void>((resolve) => {
   const done = () => {
@@ -177,10 +190,13 @@ export class RegistryClient {
   private async dispatcher(): Promise<Agent> {
     if (this.agent) return this.agent;
     const files = await loadTlsFiles(this.host, this.opts.certDir);
+    const timeout = requestTimeoutMs();
     this.agent = new Agent({
       connect: connectOptions(files, this.opts.tlsVerify !== false),
       connections: 16,
       keepAliveTimeout: 10_000,
+      headersTimeout: timeout,
+      bodyTimeout: timeout,
     });
     return this.agent;
   }
