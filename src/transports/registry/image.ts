@@ -1,7 +1,7 @@
 import { pipeline } from 'node:stream';
 import type { Readable } from 'node:stream';
 import { request } from 'undici';
-import { PlaitError, ErrorCodes } from '../../errors.js';
+import { PlaitError, ErrorCodes, isPlaitError } from '../../errors.js';
 import { digestOf, parseDigest, isDigest } from '../../oci/digest.js';
 import type { Digest } from '../../oci/digest.js';
 import { ALL_MANIFEST_TYPES, normaliseMediaType } from '../../oci/mediatype.js';
@@ -10,7 +10,7 @@ import type {
   ImageSource, ImageDestination, ManifestBlob, BlobDescriptor, ResolvedManifest, BlobLocation, PutBlobResult,
 } from '../types.js';
 import { VerifyingStream, verified } from '../verify.js';
-import { clientFor, header } from './client.js';
+import { clientFor, header, describeNetworkError } from './client.js';
 import { writes } from '../interrupt.js';
 import type { RegistryClient, RegistryClientOptions, Scope } from './client.js';
 
@@ -67,6 +67,18 @@ export class RegistryImage implements ImageSource, ImageDestination {
   }
 
   async getManifest(ref?: string): Promise<ManifestBlob> {
+    // A connection that breaks while the body arrives is retried like one that breaks before the headers.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.getManifestOnce(ref);
+      } catch (e) {
+        if (!(isPlaitError(e) && e.code === ErrorCodes.E_NETWORK && e.retryable) || attempt >= 3) throw e;
+        await new Promise((r) => setTimeout(r, 200 * attempt));
+      }
+    }
+  }
+
+  private async getManifestOnce(ref?: string): Promise<ManifestBlob> {
     const r = this.ownRef(ref);
     const what = `reading manifest ${this.ref.repository}:${r}`;
     const res = await this.client.send({
@@ -79,13 +91,17 @@ export class RegistryImage implements ImageSource, ImageDestination {
     }
     const chunks: Buffer[] = [];
     let total = 0;
-    for await (const chunk of res.body) {
-      total += (chunk as Buffer).length;
-      if (total > MAX_MANIFEST_BYTES) {
-        res.body.destroy();
-        throw new PlaitError(ErrorCodes.E_MANIFEST_INVALID, `${this.name}: manifest is over the ${MAX_MANIFEST_BYTES}-byte limit`);
+    try {
+      for await (const chunk of res.body) {
+        total += (chunk as Buffer).length;
+        if (total > MAX_MANIFEST_BYTES) {
+          res.body.destroy();
+          throw new PlaitError(ErrorCodes.E_MANIFEST_INVALID, `${this.name}: manifest is over the ${MAX_MANIFEST_BYTES}-byte limit`);
+        }
+        chunks.push(chunk as Buffer);
       }
-      chunks.push(chunk as Buffer);
+    } catch (e) {
+      throw bodyError(this.ref.host, what, e);
     }
     const bytes = Buffer.concat(chunks);
     const digest = digestOf(bytes);
@@ -148,6 +164,8 @@ export class RegistryImage implements ImageSource, ImageDestination {
       }
     }
     const verifier = new VerifyingStream(desc.digest, desc.size, `${this.ref.host}/${this.ref.repository}@${desc.digest}`);
+    // Registered before pipeline()'s own listener, so the consumer sees which blob of which registry broke off.
+    (res.body as unknown as Readable).once('error', (e) => verifier.destroy(bodyError(this.ref.host, what, e)));
     // pipeline() wires errors both ways (a failed consumer stops the download) and never leaves one unhandled.
     return pipeline(res.body as unknown as Readable, verifier, noop);
   }
@@ -285,7 +303,16 @@ export class RegistryImage implements ImageSource, ImageDestination {
     let path: string | undefined = `/v2/${this.ref.repository}/tags/list`;
     for (let pages = 0; path && pages < 1000; pages++) {
       const res = await this.client.send({ method: 'GET', path, scopes: this.pull, what: `listing tags of ${this.ref.repository}` });
-      const body = JSON.parse(await res.body.text()) as { tags?: string[] | null };
+      const text = (await readSmall(res.body as unknown as Readable).catch((e: unknown) => { throw bodyError(this.ref.host, `listing tags of ${this.ref.repository}`, e); })).toString('utf8');
+      let body: { tags?: string[] | null };
+      try {
+        body = JSON.parse(text) as typeof body;
+      } catch {
+        throw new PlaitError(ErrorCodes.E_REGISTRY, `${this.ref.host}: listing tags of ${this.ref.repository}: the answer is not JSON`);
+      }
+      if (body.tags != null && (!Array.isArray(body.tags) || body.tags.some((t) => typeof t !== 'string'))) {
+        throw new PlaitError(ErrorCodes.E_REGISTRY, `${this.ref.host}: listing tags of ${this.ref.repository}: "tags" is not a list of strings`);
+      }
       tags.push(...(body.tags ?? []));
       const link = header(res.headers, 'link');
       const m = link ? /<([^>]+)>\s*;\s*rel="?next"?/.exec(link) : null;
@@ -310,7 +337,7 @@ export class RegistryImage implements ImageSource, ImageDestination {
       headers: { accept: 'application/vnd.oci.image.index.v1+json' }, scopes: this.pull, what: `listing referrers of ${digest}`,
       ok: (s) => s === 200 || s === 404 });
     if (res.status === 200) {
-      const bytes = await readSmall(res.body);
+      const bytes = await readSmall(res.body as unknown as Readable).catch((e: unknown) => { throw bodyError(this.ref.host, `listing referrers of ${digest}`, e); });
       return { index: { bytes, mediaType: 'application/vnd.oci.image.index.v1+json', digest: digestOf(bytes) }, api: true };
     }
     await res.body.dump();
@@ -322,6 +349,12 @@ export class RegistryImage implements ImageSource, ImageDestination {
   async close(): Promise<void> {
     // Clients are shared per host (see clientFor); closeAllClients() ends them.
   }
+}
+
+/** A body that broke off (or overflowed) while it arrived, as one line naming the registry and what was read. */
+function bodyError(host: string, what: string, e: unknown): PlaitError {
+  if (isPlaitError(e)) return e;
+  return new PlaitError(ErrorCodes.E_NETWORK, `${host}: ${what}: the connection broke during the body: ${describeNetworkError(e)}`, { cause: e, retryable: true });
 }
 
 /** Read a whole (small) stream into memory — for manifests and configs only, never layers. */
