@@ -293,6 +293,10 @@ export class RegistryClient {
     } catch {
       throw new PlaitError(ErrorCodes.E_REGISTRY_UNAUTHORIZED, `${this.host}: Bearer realm is not a URL`);
     }
+    if (creds && !realmAllowed(url.hostname, this.host)) {
+      throw new PlaitError(ErrorCodes.E_REGISTRY_UNAUTHORIZED,
+        `${this.host}: the token realm ${url.host} is on another host; credentials are not sent there (allow it with PLAIT_TOKEN_REALM_HOSTS=${url.hostname})`);
+    }
     const agent = await this.dispatcher();
     const headers: Record<string, string> = { ...this.baseHeaders() };
     let method: Dispatcher.HttpMethod = 'GET';
@@ -366,7 +370,8 @@ export class RegistryClient {
       // After Ctrl-C nothing new starts; what is in flight is aborted through the signal.
       if (!req.uninterruptible) throwIfInterrupted();
       const url = absolute ? req.path : `${base}${req.path}`;
-      const auth = await this.authorization(req.scopes);
+      // Authorization never crosses to another host: an upload Location or a redirect elsewhere gets none.
+      const auth = absolute && !sameHost(url, this.host) ? undefined : await this.authorization(req.scopes);
       const headers: Record<string, string> = { ...this.baseHeaders(), ...req.headers };
       if (auth) headers.authorization = auth;
       let res: Dispatcher.ResponseData;
@@ -432,7 +437,8 @@ export class RegistryClient {
           continue;
         }
       }
-      if ((status === 429 || (status >= 502 && status <= 504)) && idempotent && this.mayRetry(attempt, started)) {
+      // 500 too, for what can be sent again: distribution answers it for a moment under concurrent writers of a tag.
+      if ((status === 429 || (status >= 500 && status <= 504 && status !== 501)) && idempotent && this.mayRetry(attempt, started)) {
         const wait = status === 429 ? retryAfterMs(res.headers['retry-after']) ?? this.backoff(attempt) : this.backoff(attempt);
         await res.body.dump();
         if (Date.now() - started + wait <= this.retry.budgetMs) {
@@ -463,6 +469,37 @@ export class RegistryClient {
     // Full jitter keeps many clients from retrying in lock-step.
     return Math.round(exp / 2 + Math.random() * (exp / 2));
   }
+}
+
+function hostnameOf(hostPort: string): string {
+  return new URL(`http://${hostPort}`).hostname;
+}
+
+function sameHost(url: string, host: string): boolean {
+  try {
+    return new URL(url).host === new URL(`http://${host}`).host;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Where a registry's credentials may go to fetch a token: the registry's own host name (any port); a host of the same
+ * parent domain (registry-1.docker.io → auth.docker.io, registry.gitlab.com → gitlab.com) when that parent has at least
+ * two labels; or a host named in PLAIT_TOKEN_REALM_HOSTS (comma-separated). A realm anywhere else is refused: a
+ * registry must not be able to send its users' passwords to a third party.
+ */
+export function realmAllowed(realmHost: string, registryHost: string, env: NodeJS.ProcessEnv = process.env): boolean {
+  const realm = realmHost.toLowerCase().replace(/^\[|\]$/g, '');
+  const reg = hostnameOf(registryHost).toLowerCase().replace(/^\[|\]$/g, '');
+  if (realm === reg) return true;
+  const allowed = (env.PLAIT_TOKEN_REALM_HOSTS ?? '').split(',').map((h) => h.trim().toLowerCase()).filter(Boolean);
+  if (allowed.includes(realm)) return true;
+  if (/^[\d.]+$/.test(reg) || reg.includes(':')) return false;
+  const labels = reg.split('.');
+  if (labels.length < 3) return false;
+  const parent = labels.slice(1).join('.');
+  return realm === parent || realm.endsWith(`.${parent}`);
 }
 
 function ownError(e: unknown): PlaitError | undefined {
