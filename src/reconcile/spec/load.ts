@@ -4,6 +4,7 @@ import { LineCounter, isAlias, isMap, isPair, isScalar, isSeq, parseAllDocuments
 import type { Document, Node as YamlNode } from 'yaml';
 import { ErrorCodes, PlaitError } from '../../errors.js';
 import { Problem, parsePath } from './problem.js';
+import { encodingProblem, strictnessProblem } from './strict-yaml.js';
 import type { JsonPath } from './problem.js';
 
 // Reading specs: files, directories (every *.yaml / *.yml below them, in sorted order) and `-` (stdin, handed over
@@ -181,6 +182,8 @@ function foreignObject(doc: unknown): { apiVersion: string; kind: string } | und
 /** Split YAML text into documents. Syntax errors become problems (the first one per document). */
 export function parseDocuments(text: string, file: string, baseDir: string): LoadResult {
   const lc = new LineCounter();
+  const encoding = encodingProblem(text, file);
+  if (encoding) return { files: [file], documents: [], problems: [encoding] };
   const docs = parseAllDocuments(text, { lineCounter: lc, prettyErrors: false, keepSourceTokens: false });
   const documents: LoadedSpec[] = [];
   const skipped: SkippedDocument[] = [];
@@ -192,6 +195,11 @@ export function parseDocuments(text: string, file: string, baseDir: string): Loa
     if (first !== undefined) {
       const { line, col } = lc.linePos(first.pos[0]);
       problems.push(new Problem(file, line, col, '', `YAML syntax error: ${first.message.split('\n')[0] ?? ''}`));
+      continue;
+    }
+    const strict = strictnessProblem(doc, lc, file);
+    if (strict) {
+      problems.push(strict);
       continue;
     }
     const contents = doc.contents;
