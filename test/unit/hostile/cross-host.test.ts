@@ -37,7 +37,7 @@ beforeAll(async () => {
     res.writeHead(401, { 'www-authenticate': `Bearer realm="http://localhost:${realm.port}/token",service="evil"`, 'content-type': 'application/json' });
     res.end('{"errors":[{"code":"UNAUTHORIZED"}]}');
   });
-});
+}, 120_000);
 afterAll(() => {
   registry.server.close();
   realm.server.close();

@@ -20,7 +20,7 @@ let sb: Sandbox;
 beforeAll(async () => {
   sb = await sandbox();
   await mkdir(join(sb.dir, 'specs'), { recursive: true });
-});
+}, 120_000);
 
 describe('hostile references', () => {
   refs.forEach((ref, i) => {

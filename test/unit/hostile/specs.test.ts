@@ -58,7 +58,7 @@ const committed = (await readdir(join(CORPUS, 'specs'))).filter((f) => f.endsWit
 
 beforeAll(async () => {
   sb = await sandbox();
-});
+}, 120_000);
 
 describe('hostile specs: apply refuses them in one line and writes nothing', () => {
   for (const name of [...committed, ...Object.keys(GENERATED)]) {
