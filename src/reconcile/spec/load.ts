@@ -183,7 +183,7 @@ function foreignObject(doc: unknown): { apiVersion: string; kind: string } | und
 export function parseDocuments(text: string, file: string, baseDir: string): LoadResult {
   const lc = new LineCounter();
   const encoding = encodingProblem(text, file);
-  if (encoding) return { files: [file], documents: [], problems: [encoding] };
+  if (encoding) return { files: [file], documents: [], skipped: [], problems: [encoding] };
   const docs = parseAllDocuments(text, { lineCounter: lc, prettyErrors: false, keepSourceTokens: false });
   const documents: LoadedSpec[] = [];
   const skipped: SkippedDocument[] = [];
