@@ -15,22 +15,25 @@ import { parseArgs } from 'node:util';
 import { startLab } from '../test/lab/lab.js';
 import type { Lab } from '../test/lab/lab.js';
 import { bigLayer } from './cases/big-layer.js';
-import { coldCopy } from './cases/cold-copy.js';
-import { coldSame } from './cases/cold-same.js';
+import { coldCopy, coldCopyV3 } from './cases/cold-copy.js';
+import { coldSame, coldSameV3 } from './cases/cold-same.js';
 import { manySpecs } from './cases/many-specs.js';
-import { noop } from './cases/noop.js';
+import { noop, noopV3 } from './cases/noop.js';
 import { validate } from './cases/validate.js';
 import { zstd } from './cases/zstd.js';
 import { failedRow } from './lib/bench.js';
 import type { BenchCase, CaseContext, Row, Sample } from './lib/bench.js';
 import { describeEnvironment } from './lib/env.js';
 import { Fixtures, FULL_SIZES, QUICK_SIZES } from './lib/fixtures.js';
+import { ensureGoPeers, regctlPlainHttp } from './lib/peers.js';
 import { measure } from './lib/proc.js';
 import type { BenchRegistry } from './lib/registry.js';
+import { startV3 } from './lib/registry-v3.js';
+import type { V3Registry } from './lib/registry-v3.js';
 import { markdownReport, markdownTable, tally } from './lib/report.js';
 import { makeTools } from './lib/tools.js';
 
-const CASES: BenchCase[] = [noop, coldSame, coldCopy, bigLayer, zstd, manySpecs, validate];
+const CASES: BenchCase[] = [noop, noopV3, coldSame, coldSameV3, coldCopy, coldCopyV3, bigLayer, zstd, manySpecs, validate];
 
 const USAGE = `usage: npm run bench -- [--cases ${CASES.map((c) => c.name).join(',')}] [--runs N] [--quick] [--keep]
 
@@ -98,7 +101,7 @@ async function main(): Promise<number> {
   requireTools();
   const work = await mkdtemp(join(tmpdir(), 'plait-bench-'));
   const env = await describeEnvironment(repoRoot);
-  const labs: Lab[] = [];
+  const labs: Array<Lab | V3Registry> = [];
   const stopAll = async () => {
     await Promise.all(labs.map((l) => l.stop()));
     labs.length = 0;
@@ -117,13 +120,19 @@ async function main(): Promise<number> {
   try {
     const plaitRoot = await buildSnapshot(work);
     labs.push(await startLab({ only: ['plain'] }), await startLab({ only: ['plain'] }));
-    const a: BenchRegistry = { label: 'A', host: labs[0]!.info.plain.host, accessLog: labs[0]!.info.plain.accessLog };
-    const b: BenchRegistry = { label: 'B', host: labs[1]!.info.plain.host, accessLog: labs[1]!.info.plain.accessLog };
-    log(`registries: A ${a.host}, B ${b.host}; scratch ${work}`);
+    const plainOf = (l: Lab | V3Registry) => ('info' in l ? l.info.plain : l);
+    const a: BenchRegistry = { label: 'A', host: plainOf(labs[0]!).host, accessLog: plainOf(labs[0]!).accessLog };
+    const b: BenchRegistry = { label: 'B', host: plainOf(labs[1]!).host, accessLog: plainOf(labs[1]!).accessLog };
+    const go = await ensureGoPeers(work, log);
+    const v = await startV3(join(work, 'registry-v3'), 'V');
+    labs.push(v);
+    await regctlPlainHttp(go, [a.host, b.host, v.host]);
+    env.versions = { ...env.versions, ...go.versions };
+    log(`registries: A ${a.host}, B ${b.host} (2.8), V ${v.host} (distribution v3); scratch ${work}`);
     const tools = await makeTools(work, plaitRoot);
     fixtures = new Fixtures(work, a, quick ? QUICK_SIZES : FULL_SIZES, log);
     const ctx: CaseContext = {
-      tools, fixtures, a, b, runs, quick, work, log,
+      tools, go, fixtures, a, b, v, runs, quick, work, log,
       record: (key, samples) => {
         raw[key] = samples;
       },

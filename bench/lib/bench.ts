@@ -1,4 +1,5 @@
 import type { Fixtures } from './fixtures.js';
+import type { GoPeers } from './peers.js';
 import type { RunResult } from './proc.js';
 import { fmtClasses, watch } from './registry.js';
 import type { BenchRegistry, Traffic } from './registry.js';
@@ -33,9 +34,13 @@ export interface Contender {
 
 export interface CaseContext {
   tools: Tools;
+  /** crane, regctl, regsync, oras, manifest-tool: their environment and versions. */
+  go: GoPeers;
   fixtures: Fixtures;
   a: BenchRegistry;
   b: BenchRegistry;
+  /** distribution v3 (the 2.8 registries are A and B). */
+  v: BenchRegistry;
   runs: number;
   quick: boolean;
   work: string;
@@ -54,6 +59,8 @@ export interface Row {
   requests: string;
   goal: string;
   verdict: Verdict;
+  /** The goal row of issue 15 this row is judged under (see GOALS in report.ts). */
+  issueGoal?: string;
   /** What the access logs show (first counted run of each side), and any diagnosis the case can state from data. */
   notes: string[];
 }

@@ -36,6 +36,8 @@ export interface ListFixture {
   bytes: number;
   instances: number;
   blobs: number;
+  /** The instances (image manifests) by digest with their platforms, in list order. */
+  children: Array<{ digest: string; platform: FixturePlatform }>;
 }
 
 export interface LayerFixture {
@@ -63,7 +65,8 @@ function blobFile(dir: string, digest: string): string {
 }
 
 export class Fixtures {
-  private list?: Promise<ListFixture>;
+  private readonly lists = new Map<string, Promise<ListFixture>>();
+  private listLayout?: Promise<GenerateResult>;
   private readonly layers = new Map<number, Promise<LayerFixture>>();
   private singlesP?: Promise<SinglesFixture>;
   /** One line per fixture made, for the report. */
@@ -76,24 +79,32 @@ export class Fixtures {
     this.log(`fixture ${line}`);
   }
 
-  /** The 4-platform OCI index on A as bench/multi:v1. */
-  multi(): Promise<ListFixture> {
-    this.list ??= (async () => {
-      const t = Date.now();
-      const dir = join(this.work, 'layouts', 'multi');
-      const g = await generateLayout({
-        dir, tag: 'multi', index: true, gzipLevel: 0, seed: 'plait-bench-multi',
-        images: LIST_PLATFORMS.map((platform) => ({ platform, layers: this.sizes.listLayers, layerSize: this.sizes.listLayerMiB * MiB, data: 'random' as const })),
-      });
-      const ref = `${this.a.host}/bench/multi:v1`;
-      await skopeoCopy(`oci:${dir}:multi`, `docker://${ref}`, { all: true, destTlsVerify: false });
-      const bytes = totalBytes(g);
-      this.note(`${ref}: OCI index of ${LIST_PLATFORMS.map((p) => [p.os, p.architecture, p.variant].filter(Boolean).join('/')).join(', ')}, `
-        + `${this.sizes.listLayers} × ${this.sizes.listLayerMiB} MiB random layers each, ${(bytes / MiB).toFixed(1)} MiB in ${g.images.length * (this.sizes.listLayers + 2) + 1} blobs and manifests `
-        + `(made and pushed in ${((Date.now() - t) / 1000).toFixed(1)} s)`);
-      return { ref, bytes, instances: g.images.length, blobs: g.images.reduce((a, im) => a + 1 + im.layers.length, 0) };
-    })();
-    return this.list;
+  /** The 4-platform OCI index as bench/multi:v1 on A, or on another registry (made once, pushed to each once). */
+  multi(reg: BenchRegistry = this.a): Promise<ListFixture> {
+    let p = this.lists.get(reg.host);
+    if (!p) {
+      p = (async () => {
+        const t = Date.now();
+        const dir = join(this.work, 'layouts', 'multi');
+        this.listLayout ??= generateLayout({
+          dir, tag: 'multi', index: true, gzipLevel: 0, seed: 'plait-bench-multi',
+          images: LIST_PLATFORMS.map((platform) => ({ platform, layers: this.sizes.listLayers, layerSize: this.sizes.listLayerMiB * MiB, data: 'random' as const })),
+        });
+        const g = await this.listLayout;
+        const ref = `${reg.host}/bench/multi:v1`;
+        await skopeoCopy(`oci:${dir}:multi`, `docker://${ref}`, { all: true, destTlsVerify: false });
+        const bytes = totalBytes(g);
+        this.note(`${ref}${reg.label === 'A' ? '' : ` (registry ${reg.label})`}: OCI index of ${LIST_PLATFORMS.map((p) => [p.os, p.architecture, p.variant].filter(Boolean).join('/')).join(', ')}, `
+          + `${this.sizes.listLayers} × ${this.sizes.listLayerMiB} MiB random layers each, ${(bytes / MiB).toFixed(1)} MiB in ${g.images.length * (this.sizes.listLayers + 2) + 1} blobs and manifests `
+          + `(made and pushed in ${((Date.now() - t) / 1000).toFixed(1)} s)`);
+        return {
+          ref, bytes, instances: g.images.length, blobs: g.images.reduce((a, im) => a + 1 + im.layers.length, 0),
+          children: g.images.map((im) => ({ digest: im.manifest.digest, platform: im.platform })),
+        };
+      })();
+      this.lists.set(reg.host, p);
+    }
+    return p;
   }
 
   /** A linux/amd64 image with one layer of `mib` MiB on A as bench/layer-<mib>m:v1. */
