@@ -30,7 +30,7 @@ import { measure } from './lib/proc.js';
 import type { BenchRegistry } from './lib/registry.js';
 import { startV3 } from './lib/registry-v3.js';
 import type { V3Registry } from './lib/registry-v3.js';
-import { markdownReport, markdownTable, tally } from './lib/report.js';
+import { goalsTable, markdownReport, markdownTable, tally } from './lib/report.js';
 import { makeTools } from './lib/tools.js';
 
 const CASES: BenchCase[] = [noop, noopV3, coldSame, coldSameV3, coldCopy, coldCopyV3, bigLayer, zstd, manySpecs, validate];
@@ -41,6 +41,7 @@ const USAGE = `usage: npm run bench -- [--cases ${CASES.map((c) => c.name).join(
   --runs N      counted runs per tool after one warm-up round (default 5; 1 with --quick)
   --quick       small fixtures (16 MiB list, 1/4/16 MiB layers, 5/15/50 specs) and 1 counted run
   --keep        keep the scratch directory (fixtures, stores, registry data) for inspection
+  --node PATH   run plait (and the node -e 0 floor) on this Node binary instead of the one running the bench
 `;
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -81,6 +82,7 @@ async function main(): Promise<number> {
       runs: { type: 'string' },
       quick: { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
+      node: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -100,7 +102,8 @@ async function main(): Promise<number> {
   const started = Date.now();
   requireTools();
   const work = await mkdtemp(join(tmpdir(), 'plait-bench-'));
-  const env = await describeEnvironment(repoRoot);
+  const node = values.node ? resolve(values.node) : process.execPath;
+  const env = await describeEnvironment(repoRoot, node);
   const labs: Array<Lab | V3Registry> = [];
   const stopAll = async () => {
     await Promise.all(labs.map((l) => l.stop()));
@@ -129,7 +132,7 @@ async function main(): Promise<number> {
     await regctlPlainHttp(go, [a.host, b.host, v.host]);
     env.versions = { ...env.versions, ...go.versions };
     log(`registries: A ${a.host}, B ${b.host} (2.8), V ${v.host} (distribution v3); scratch ${work}`);
-    const tools = await makeTools(work, plaitRoot);
+    const tools = await makeTools(work, plaitRoot, node);
     fixtures = new Fixtures(work, a, quick ? QUICK_SIZES : FULL_SIZES, log);
     const ctx: CaseContext = {
       tools, go, fixtures, a, b, v, runs, quick, work, log,
@@ -169,7 +172,7 @@ async function main(): Promise<number> {
   await mkdir(resultsDir, { recursive: true });
   await writeFile(join(resultsDir, 'LATEST.md'), md);
   await writeFile(join(resultsDir, 'latest.json'), JSON.stringify({ env, mode, rows, samples: raw }, null, 2));
-  process.stdout.write(`\n${markdownTable(rows)}\n\nResult: ${tally(rows)} (${(elapsedS / 60).toFixed(1)} min). Written to bench/results/LATEST.md\n`);
+  process.stdout.write(`\n${goalsTable(rows)}\n\n${markdownTable(rows)}\n\nResult: ${tally(rows)} (${(elapsedS / 60).toFixed(1)} min). Written to bench/results/LATEST.md\n`);
   return rows.some((r) => r.verdict === 'failed') ? 1 : 0;
 }
 

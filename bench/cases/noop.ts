@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { alternate, cell, reportedNote, ratioCell, requestsCell, trafficNotes, verdict, wallS } from '../lib/bench.js';
 import type { BenchCase, CaseContext, Contender, Row, Sample } from '../lib/bench.js';
-import { reqs } from '../lib/bench.js';
+import { reqs, rssMiB } from '../lib/bench.js';
 import { crane, regctl, regsync, regsyncConfig } from '../lib/peers.js';
 import type { BenchRegistry } from '../lib/registry.js';
 import { writeSpecs } from '../lib/spec.js';
@@ -12,6 +12,8 @@ import { buildah, PEER_TLS, plait, skopeo } from '../lib/tools.js';
 // The peers are what a user would run to keep a list in sync: skopeo copy --all, buildah manifest push --all,
 // crane copy, regctl image copy, and regsync once (one sync entry). On distribution v3 (case noop-v3) the same runs
 // with the source and every destination on the v3 registry.
+
+export const NOOP_RSS_MIB = 65;
 
 async function runNoop(ctx: CaseContext, reg: BenchRegistry, tag: string): Promise<Row[]> {
   const { tools, go } = ctx;
@@ -61,7 +63,14 @@ async function runNoop(ctx: CaseContext, reg: BenchRegistry, tag: string): Promi
       notes: [...trafficNotes([['plait', p], [peerName, q]]), ...reportedNote(p)],
     };
   };
-  return contenders.slice(1).map((c) => row(c.name, res.get(c.name)!));
+  const rows = contenders.slice(1).map((c) => row(c.name, res.get(c.name)!));
+  const sk = res.get('skopeo copy --all')!;
+  rows.push({
+    case: `no-op reconcile (${where}): plait peak RSS vs skopeo copy --all`,
+    plait: cell(rssMiB(p), 'MiB'), peer: cell(rssMiB(sk), 'MiB'), ratio: ratioCell(rssMiB(p), rssMiB(sk)), requests: '—',
+    goal: `≤ ${NOOP_RSS_MIB} MiB`, verdict: verdict(rssMiB(p).median <= NOOP_RSS_MIB), issueGoal: 'rss', notes: [],
+  });
+  return rows;
 }
 
 export const noop: BenchCase = {

@@ -32,7 +32,7 @@ async function cpuModel(): Promise<string> {
   }
 }
 
-export async function describeEnvironment(repoRoot: string): Promise<Environment> {
+export async function describeEnvironment(repoRoot: string, node: string = process.execPath): Promise<Environment> {
   const pkg = JSON.parse(await readFile(join(repoRoot, 'package.json'), 'utf8')) as { version: string };
   const rev = await firstLine('git', ['-C', repoRoot, 'rev-parse', '--short', 'HEAD']);
   const dirty = (await measure('git', ['-C', repoRoot, 'status', '--porcelain', '--untracked-files=no'], { allowFail: true })).stdout.trim() !== '';
@@ -51,7 +51,7 @@ export async function describeEnvironment(repoRoot: string): Promise<Environment
     os,
     versions: {
       plait: `${pkg.version} (git ${rev}${dirty ? ', with uncommitted changes' : ''})`,
-      node: process.version,
+      node: (await firstLine(node, ['--version'])) + (node === process.execPath ? '' : ` (${node})`),
       skopeo: (await firstLine('skopeo', ['--version'])).replace(/^skopeo version /, ''),
       buildah: (await firstLine('buildah', ['--version'])).replace(/^buildah version /, ''),
       'docker-registry': await firstLine('dpkg-query', ['-W', '-f', '${Version}', 'docker-registry']),

@@ -13,6 +13,75 @@ export function markdownTable(rows: Row[]): string {
   return lines.join('\n');
 }
 
+/**
+ * The goal rows of issue 15 ("Performance"), each judged over the bench rows that carry its key: met when every such
+ * row is met. For a missed goal the report names the worst row, what the rows' notes say the time went to, and what
+ * would close it (the closing step is the project's reading of its own profile, kept here beside the goal).
+ */
+export interface Goal {
+  key: string;
+  case: string;
+  goal: string;
+  close: string;
+}
+
+export const GOALS: Goal[] = [
+  {
+    key: 'startup', case: '`plait --version` / `plait validate` one file', goal: '≤ 1.3× / ≤ 1.6× `node -e 0`',
+    close: 'less JavaScript before the first line of work: a V8 start-up snapshot of the bundle (node --build-snapshot) or a single executable, and the validate path without the YAML and schema modules it does not need',
+  },
+  {
+    key: 'noop', case: 'no-op reconcile of a 4-platform list', goal: 'wall ≤ 1.0× the fastest peer\'s equivalent (regsync, skopeo, crane); requests ≤ 0.15×',
+    close: 'the wire is already minimal (2 HEADs); what is left is Node\'s process start and module loading against a Go binary\'s ~50 ms — a start-up snapshot, or the long-running controller for loops',
+  },
+  {
+    key: 'cold-same', case: 'cold assembly and cold push on one registry', goal: 'wall ≤ 0.8× buildah and ≤ 1.0× the fastest of regctl/crane/manifest-tool; requests ≤ 0.5×',
+    close: 'start-up as above; then the per-blob mount POSTs run under the blob-jobs bound — mounting all blobs of a list at once (they move no bytes) would take them off the critical path',
+  },
+  {
+    key: 'cold-copy', case: 'cold copy A→B, 256 MiB', goal: 'wall ≤ 0.8× skopeo and ≤ 1.0× crane/regctl; throughput ≥ 0.9× curl',
+    close: 'the curl row times one PUT, plait\'s the whole process: start-up is a fixed share (see the spec\'s own throughput in the notes); in-process, the bytes pass Node streams twice (download, upload) with SHA-256 in JavaScript\'s thread',
+  },
+  {
+    key: 'zstd', case: 'zstd variants of the 4-platform list', goal: 'wall ≤ 0.8× skopeo, peak RSS ≤ 0.7× skopeo',
+    close: 'recompression while copying (one read feeding both the copy and the compressor, issue 15 point 2); today each layer is read back after its copy',
+  },
+  {
+    key: 'rss', case: 'peak RSS: validate / no-op / 1 GiB layer', goal: '≤ 55 / ≤ 65 / ≤ 100 MiB, flat from 16 MiB to 1 GiB',
+    close: 'Node alone is ~40 MiB; the rest is loaded modules and the 1 MiB-per-side stream buffers per blob job — loading fewer modules per command and smaller buffers for large blobs (issue 15 point 4)',
+  },
+  {
+    key: 'many100', case: '100 specs no-op in one process vs the same done with a peer in a loop', goal: '≤ 0.1×',
+    close: 'start-up is paid once here, so the gap is per-spec work: spec loading and one HEAD per tag',
+  },
+  {
+    key: 'many1000', case: '1000 specs no-op', goal: '≤ 3 s, linear',
+    close: 'per-spec cost (validation, store look-ups, one HEAD per tag): more HEADs in flight at once, validation compiled once per document shape',
+  },
+];
+
+function goalVerdict(rows: Row[], g: Goal): { verdict: string; why: string } {
+  const mine = rows.filter((r) => r.issueGoal === g.key);
+  const judged = mine.filter((r) => r.verdict === 'met' || r.verdict === 'missed');
+  if (judged.length === 0) return { verdict: mine.length === 0 ? 'not run' : 'not measurable yet', why: '' };
+  const missed = judged.filter((r) => r.verdict === 'missed');
+  if (missed.length === 0) return { verdict: `met (${judged.length}/${judged.length} rows)`, why: '' };
+  const startup = missed.flatMap((r) => r.notes).find((n) => n.startsWith('plait reports'));
+  const why = [`${missed.length} of ${judged.length} rows missed, e.g. "${missed[0]!.case}" at ${missed[0]!.ratio}`,
+    ...(startup ? [startup.replace(/^plait reports/, 'there plait reports')] : [])].join('; ');
+  return { verdict: `missed (${judged.length - missed.length}/${judged.length} rows met)`, why: `${why}. To close: ${g.close}` };
+}
+
+/** The goals of issue 15 with met/missed over this run's rows, and for each missed one its cause and remedy. */
+export function goalsTable(rows: Row[]): string {
+  const lines = ['| goal (issue 15) | target | met/missed | why missed, and what would close it |', '|---|---|---|---|'];
+  for (const g of GOALS) {
+    const v = goalVerdict(rows, g);
+    lines.push(`| ${[g.case, g.goal, v.verdict, v.why || '—'].map(esc).join(' | ')} |`);
+  }
+  return lines.join('\n');
+}
+
 export interface ReportInput {
   env: Environment;
   mode: string;
@@ -36,6 +105,7 @@ export function markdownReport(r: ReportInput): string {
     '',
     `Written by \`npm run bench\` (bench/run.ts); see bench/README.md for what each case measures.`,
     '',
+    `- Node: ${r.env.versions.node ?? process.version} (the runtime plait ran on in every row)`,
     `- Date: ${r.env.date}; mode: ${r.mode}; the whole run took ${(r.elapsedS / 60).toFixed(1)} min`,
     `- Machine: ${r.env.cpus}; ${r.env.memory} memory; kernel ${r.env.kernel}; ${r.env.os}`,
     `- Versions: ${Object.entries(v).map(([k, x]) => `${k} ${x}`).join('; ')}`,
@@ -44,6 +114,12 @@ export function markdownReport(r: ReportInput): string {
     'Wall = process start to exit; peak RSS = ru_maxrss from GNU time; requests = lines in the registries\' own access',
     'logs; ratio = plait / peer (for throughput: plait / curl). Medians over the counted runs, which alternate between',
     'the tools after one discarded warm-up round. One small shared VM: compare within a run, not across machines.',
+    '',
+    '## Goals',
+    '',
+    goalsTable(r.rows),
+    '',
+    '## Rows',
     '',
     markdownTable(r.rows),
     '',

@@ -17,6 +17,8 @@ export const BLOB_INFO_CACHES = [
 export interface Tools {
   work: string;
   plaitMain: string;
+  /** The Node binary plait runs on (the bench's own unless --node). */
+  node: string;
   policy: string;
   peerEnv: NodeJS.ProcessEnv;
   skopeoGlobal: string[];
@@ -24,7 +26,7 @@ export interface Tools {
 }
 
 /** plaitRoot holds dist/ (the CLI is dist/cli/main.js). */
-export async function makeTools(work: string, plaitRoot: string): Promise<Tools> {
+export async function makeTools(work: string, plaitRoot: string, node: string = process.execPath): Promise<Tools> {
   const dir = join(work, 'peer-config');
   await mkdir(join(dir, 'registries.d'), { recursive: true });
   const policy = join(dir, 'policy.json');
@@ -39,6 +41,7 @@ export async function makeTools(work: string, plaitRoot: string): Promise<Tools>
   return {
     work,
     plaitMain: join(plaitRoot, 'dist', 'cli', 'main.js'),
+    node,
     policy,
     peerEnv,
     skopeoGlobal: ['--policy', policy, '--registries.d', join(dir, 'registries.d')],
@@ -47,7 +50,7 @@ export async function makeTools(work: string, plaitRoot: string): Promise<Tools>
 }
 
 export function plait(t: Tools, args: string[], opts: RunOptions = {}): Promise<RunResult> {
-  return measure(process.execPath, [t.plaitMain, ...args], opts);
+  return measure(t.node, [t.plaitMain, ...args], opts);
 }
 
 export function skopeo(t: Tools, args: string[], opts: RunOptions = {}): Promise<RunResult> {
