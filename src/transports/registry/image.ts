@@ -1,5 +1,4 @@
-import { pipeline } from 'node:stream';
-import type { Readable } from 'node:stream';
+import { pipeline, Readable } from 'node:stream';
 import { request } from 'undici';
 import { PlaitError, ErrorCodes, isPlaitError } from '../../errors.js';
 import { digestOf, parseDigest, isDigest } from '../../oci/digest.js';
@@ -21,6 +20,20 @@ import type { RegistryClient, RegistryClientOptions, Scope } from './client.js';
 
 const ACCEPT = ALL_MANIFEST_TYPES.join(', ');
 const noop = () => undefined;
+
+// Image configs are read twice in one run — for an instance's platform when a list is assembled, then by the copy —
+// and each read is a GET. Small blobs (configs are a few KiB) are kept once verified, per host and repository (a
+// registry authorises per repository, so one repository's read never answers for another), within a byte budget.
+const SMALL_BLOB_MAX = 64 * 1024;
+const SMALL_BLOB_BUDGET = 4 * 1024 * 1024;
+const smallBlobs = new Map<string, Buffer>();
+let smallBlobBytes = 0;
+
+function rememberSmallBlob(key: string, bytes: Buffer): void {
+  if (smallBlobs.has(key) || smallBlobBytes + bytes.length > SMALL_BLOB_BUDGET) return;
+  smallBlobs.set(key, bytes);
+  smallBlobBytes += bytes.length;
+}
 
 export interface RegistryImageRef {
   /** host[:port] as the API is reached (docker.io already mapped to its API host). */
@@ -140,6 +153,19 @@ export class RegistryImage implements ImageSource, ImageDestination {
   }
 
   async getBlob(desc: BlobDescriptor): Promise<Readable> {
+    const subject = `${this.ref.host}/${this.ref.repository}@${desc.digest}`;
+    const small = desc.size >= 0 && desc.size <= SMALL_BLOB_MAX;
+    const known = small ? smallBlobs.get(subject) : undefined;
+    // Re-verified on the way out as well, so a caller always gets a verifying stream (and a PUT does not hash twice).
+    if (known) return pipeline(Readable.from([known]), new VerifyingStream(desc.digest, desc.size, subject), noop);
+    const body = await this.fetchBlob(desc);
+    if (!small) return body;
+    const bytes = await readSmall(body, SMALL_BLOB_MAX);
+    rememberSmallBlob(subject, bytes);
+    return pipeline(Readable.from([bytes]), new VerifyingStream(desc.digest, desc.size, subject), noop);
+  }
+
+  private async fetchBlob(desc: BlobDescriptor): Promise<Readable> {
     const what = `reading blob ${this.ref.repository}@${desc.digest}`;
     let res = await this.client.send({
       method: 'GET', path: `/v2/${this.ref.repository}/blobs/${desc.digest}`, scopes: this.pull, what,
