@@ -42,6 +42,7 @@ const USAGE = `usage: npm run bench -- [--cases ${CASES.map((c) => c.name).join(
   --quick       small fixtures (16 MiB list, 1/4/16 MiB layers, 5/15/50 specs) and 1 counted run
   --keep        keep the scratch directory (fixtures, stores, registry data) for inspection
   --node PATH   run plait (and the node -e 0 floor) on this Node binary instead of the one running the bench
+  --jobs N      pass --jobs N to plait in the cold-copy cases (default: plait's own default)
 `;
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -83,6 +84,7 @@ async function main(): Promise<number> {
       quick: { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
       node: { type: 'string' },
+      jobs: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -103,6 +105,8 @@ async function main(): Promise<number> {
   requireTools();
   const work = await mkdtemp(join(tmpdir(), 'plait-bench-'));
   const node = values.node ? resolve(values.node) : process.execPath;
+  const jobs = values.jobs !== undefined ? Number(values.jobs) : undefined;
+  if (jobs !== undefined && (!Number.isInteger(jobs) || jobs < 1)) throw new Error(`--jobs wants a positive integer, got ${values.jobs}`);
   const env = await describeEnvironment(repoRoot, node);
   const labs: Array<Lab | V3Registry> = [];
   const stopAll = async () => {
@@ -132,7 +136,7 @@ async function main(): Promise<number> {
     await regctlPlainHttp(go, [a.host, b.host, v.host]);
     env.versions = { ...env.versions, ...go.versions };
     log(`registries: A ${a.host}, B ${b.host} (2.8), V ${v.host} (distribution v3); scratch ${work}`);
-    const tools = await makeTools(work, plaitRoot, node);
+    const tools = { ...(await makeTools(work, plaitRoot, node)), ...(jobs !== undefined && { copyJobs: jobs }) };
     fixtures = new Fixtures(work, a, quick ? QUICK_SIZES : FULL_SIZES, log);
     const ctx: CaseContext = {
       tools, go, fixtures, a, b, v, runs, quick, work, log,
@@ -164,7 +168,7 @@ async function main(): Promise<number> {
     await stopAll();
   }
 
-  const mode = `${quick ? 'quick' : 'full'}, ${runs} counted run${runs === 1 ? '' : 's'} per tool after one warm-up`
+  const mode = `${quick ? 'quick' : 'full'}, ${runs} counted run${runs === 1 ? '' : 's'} per tool after one warm-up${jobs !== undefined ? `; plait --jobs ${jobs} in cold-copy` : ''}`
     + `${selected.length < CASES.length ? `; cases: ${selected.map((c) => c.name).join(', ')} only` : ''}`;
   const fixtureLines = [...(fixtures?.made ?? []), 'all layers: random data, gzip level 0 (stored), from test/lab/fixtures/generate.ts; registry A holds them'];
   const elapsedS = (Date.now() - started) / 1000;

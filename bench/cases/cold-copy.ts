@@ -43,7 +43,7 @@ async function runColdCopy(ctx: CaseContext, b: BenchRegistry, tag: string): Pro
           await rm(join(dir, 'store'), { recursive: true, force: true });
           await writeSpecs(join(dir, 'spec.yaml'), [{ name: 'copy', destination: `${b.host}/bench/cc-plait-${id}`, tags: ['v1'], sources: [list.ref] }]);
         },
-        run: () => plait(tools, ['apply', '--plain-http', '--store', join(dir, 'store'), join(dir, 'spec.yaml')]),
+        run: () => plait(tools, ['apply', '--plain-http', ...(tools.copyJobs !== undefined ? ['--jobs', String(tools.copyJobs)] : []), '--store', join(dir, 'store'), join(dir, 'spec.yaml')]),
       },
       {
         name: 'skopeo', regs: [a, b],

@@ -19,6 +19,8 @@ export interface Tools {
   plaitMain: string;
   /** The Node binary plait runs on (the bench's own unless --node). */
   node: string;
+  /** --jobs for plait in the cold-copy cases (bench --jobs), else plait's default. */
+  copyJobs?: number;
   policy: string;
   peerEnv: NodeJS.ProcessEnv;
   skopeoGlobal: string[];
