@@ -31,6 +31,9 @@ rm -rf "$tree" && mkdir -p "$tree"
 git ls-files -z -co --exclude-standard | tar --null -T - -cf - | tar -xf - -C "$tree"
 ln -s "$mods/node_modules" "$tree/node_modules"
 cd "$tree"
+# The install test clones the checkout it runs in: make the copy a git repository holding the same files.
+git init -q && echo node_modules >> .git/info/exclude && git add -A \
+  && git -c user.name=ci -c user.email=ci@invalid commit -qm 'node 24 copy of the checkout'
 export PATH="$NODE24_DIR/bin:$PATH"
 echo "node24: $(node --version) in $tree" >&2
 node -e 'require("zstd-napi")'
