@@ -28,8 +28,6 @@ import { Fixtures, FULL_SIZES, QUICK_SIZES } from './lib/fixtures.js';
 import { ensureGoPeers, regctlPlainHttp } from './lib/peers.js';
 import { measure } from './lib/proc.js';
 import type { BenchRegistry } from './lib/registry.js';
-import { startV3 } from './lib/registry-v3.js';
-import type { V3Registry } from './lib/registry-v3.js';
 import { goalsTable, markdownReport, markdownTable, tally } from './lib/report.js';
 import { makeTools } from './lib/tools.js';
 
@@ -108,7 +106,7 @@ async function main(): Promise<number> {
   const jobs = values.jobs !== undefined ? Number(values.jobs) : undefined;
   if (jobs !== undefined && (!Number.isInteger(jobs) || jobs < 1)) throw new Error(`--jobs wants a positive integer, got ${values.jobs}`);
   const env = await describeEnvironment(repoRoot, node);
-  const labs: Array<Lab | V3Registry> = [];
+  const labs: Lab[] = [];
   const stopAll = async () => {
     await Promise.all(labs.map((l) => l.stop()));
     labs.length = 0;
@@ -127,12 +125,12 @@ async function main(): Promise<number> {
   try {
     const plaitRoot = await buildSnapshot(work);
     labs.push(await startLab({ only: ['plain'] }), await startLab({ only: ['plain'] }));
-    const plainOf = (l: Lab | V3Registry) => ('info' in l ? l.info.plain : l);
-    const a: BenchRegistry = { label: 'A', host: plainOf(labs[0]!).host, accessLog: plainOf(labs[0]!).accessLog };
-    const b: BenchRegistry = { label: 'B', host: plainOf(labs[1]!).host, accessLog: plainOf(labs[1]!).accessLog };
+    const a: BenchRegistry = { label: 'A', host: labs[0]!.info.plain.host, accessLog: labs[0]!.info.plain.accessLog };
+    const b: BenchRegistry = { label: 'B', host: labs[1]!.info.plain.host, accessLog: labs[1]!.info.plain.accessLog };
     const go = await ensureGoPeers(work, log);
-    const v = await startV3(join(work, 'registry-v3'), 'V');
-    labs.push(v);
+    // distribution v3 is the lab's own (test/lab), started once the Go peers (it among them) are built.
+    labs.push(await startLab({ only: ['v3'] }));
+    const v: BenchRegistry = { label: 'V', host: labs[2]!.info.v3.host, accessLog: labs[2]!.info.v3.accessLog };
     await regctlPlainHttp(go, [a.host, b.host, v.host]);
     env.versions = { ...env.versions, ...go.versions };
     log(`registries: A ${a.host}, B ${b.host} (2.8), V ${v.host} (distribution v3); scratch ${work}`);

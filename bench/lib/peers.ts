@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readlink, writeFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { labBinDir } from '../../test/lab/registry.js';
 import { measure } from './proc.js';
 import type { RunOptions, RunResult } from './proc.js';
 
@@ -15,8 +15,7 @@ export const GO_PEERS = ['crane', 'regctl', 'regsync', 'oras', 'manifest-tool', 
 export type GoPeer = (typeof GO_PEERS)[number];
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const LAB_CACHE = process.env.PLAIT_LAB_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'plait-lab');
-export const bin = (name: GoPeer): string => join(LAB_CACHE, 'bin', name);
+export const bin = (name: GoPeer): string => join(labBinDir(), name);
 
 export interface GoPeers {
   env: NodeJS.ProcessEnv;
