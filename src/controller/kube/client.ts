@@ -1,4 +1,4 @@
-import { Agent, request } from 'undici';
+import { Agent, request } from '../../transports/http.js';
 import type { Dispatcher } from 'undici';
 import { createInterface } from 'node:readline';
 import { createHash } from 'node:crypto';

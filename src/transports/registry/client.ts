@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Agent, request } from 'undici';
+import { Agent, request } from '../http.js';
 import type { Dispatcher } from 'undici';
 import type { Readable } from 'node:stream';
 import { PlaitError, ErrorCodes, isPlaitError } from '../../errors.js';

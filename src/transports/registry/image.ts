@@ -1,5 +1,5 @@
 import { pipeline, Readable } from 'node:stream';
-import { request } from 'undici';
+import { request } from '../http.js';
 import { PlaitError, ErrorCodes, isPlaitError } from '../../errors.js';
 import { digestOf, parseDigest, isDigest } from '../../oci/digest.js';
 import type { Digest } from '../../oci/digest.js';

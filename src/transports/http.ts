@@ -1,0 +1,31 @@
+import { createRequire } from 'node:module';
+import type { Agent as UndiciAgent, Dispatcher } from 'undici';
+
+// The two parts of undici plait uses: its connection-pooling Agent and the request API. undici's index module loads
+// all of undici (fetch, WebSocket, EventSource, caches, mocks: some 60 modules); importing it cost 0.2–0.4 s of every
+// registry command's start-up here, more than the work of a no-op reconcile. These are the same classes and the same
+// function the index would hand out (it mixes this request into Dispatcher.prototype), loaded on their own. The
+// paths are undici 7's layout (package.json pins major 7; the http unit test fails if they move).
+
+const load = createRequire(import.meta.url);
+
+export const Agent = load('undici/lib/dispatcher/agent.js') as typeof UndiciAgent;
+export type Agent = UndiciAgent;
+
+type RequestOptions = Omit<Dispatcher.RequestOptions, 'origin' | 'path' | 'method'> & {
+  method?: Dispatcher.HttpMethod;
+  dispatcher?: Dispatcher;
+};
+
+const apiRequest = load('undici/lib/api/api-request.js') as (this: Dispatcher, o: Dispatcher.RequestOptions) => Promise<Dispatcher.ResponseData>;
+
+// undici's request() falls back to its global dispatcher; this module keeps its own, made on first use.
+let fallback: Dispatcher | undefined;
+
+/** undici's request(url, options): the URL gives origin and path; the method defaults as undici's does. */
+export function request(url: string | URL, opts: RequestOptions = {}): Promise<Dispatcher.ResponseData> {
+  const u = typeof url === 'string' ? new URL(url) : url;
+  const { dispatcher, ...rest } = opts;
+  const d = dispatcher ?? (fallback ??= new Agent());
+  return apiRequest.call(d, { ...rest, origin: u.origin, path: `${u.pathname}${u.search}`, method: opts.method ?? (opts.body ? 'PUT' : 'GET') });
+}
