@@ -84,10 +84,9 @@ describe('withListLock in one process', () => {
     let release!: () => void;
     const held = store.withListLock(id, () => new Promise<void>((r) => (release = r)));
     await sleep(20);
-    const start = Date.now();
     const e = await caught(store.withListLock(id, () => 1, { timeoutMs: 150, label: 'locked/list' }));
-    expect(Date.now() - start).toBeLessThan(1000);
     expect(e.code).toBe('E_LOCKED');
+    expect(e.details.timeoutMs).toBe(150); // the task's own timeout, not the default
     expect(e.retryable).toBe(true);
     expect(e.message).toContain('list locked/list is locked by another task in this process');
     release();
@@ -150,9 +149,8 @@ describe('withListLock across processes', () => {
     expect(r.signal).toBe('SIGKILL');
     // The lock dir outlives its holder.
     expect((await stat(`${store.lockPath(id)}.lock`)).isDirectory()).toBe(true);
-    const start = Date.now();
+    // Taken over, not timed out (that would throw E_LOCKED): the staleness check, not the deadline, let it in.
     expect(await store.withListLock(id, () => 'mine', { stale: 2000, timeoutMs: 10_000 })).toBe('mine');
-    expect(Date.now() - start).toBeLessThan(5000);
   });
 });
 
