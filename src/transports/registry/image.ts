@@ -47,7 +47,6 @@ export interface RegistryImageRef {
 
 export class RegistryImage implements ImageSource, ImageDestination {
   readonly name: string;
-  readonly location: BlobLocation;
   readonly tag: string | undefined;
   readonly ref: RegistryImageRef;
   private readonly client: RegistryClient;
@@ -56,8 +55,11 @@ export class RegistryImage implements ImageSource, ImageDestination {
     this.ref = ref;
     this.name = ref.name;
     this.tag = ref.tag;
-    this.location = { transport: 'docker', host: ref.host, repository: ref.repository };
     this.client = clientFor(ref.host, opts);
+  }
+
+  get location(): BlobLocation {
+    return { transport: 'docker', host: this.ref.host, repository: this.ref.repository };
   }
 
   /** host/repository, as the interrupt summary names it. */

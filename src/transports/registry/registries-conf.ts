@@ -11,8 +11,10 @@ import { ErrorCodes, PlaitError } from '../../errors.js';
 //
 //   [[registry]] prefix (default: location; `*.example.com` wildcards), location (where the prefix is rewritten to),
 //   insecure (plain HTTP allowed, TLS not verified), blocked (refused before any request);
-//   unqualified-search-registries and [aliases] for short names (`busybox` with no registry).
-// mirror tables and mirror-by-digest-only are read and checked but not used yet: plait pulls from the primary location.
+//   unqualified-search-registries and [aliases] for short names (`busybox` with no registry);
+//   [[registry.mirror]] tables (location, insecure, pull-from-mirror) and mirror-by-digest-only, for reading sources
+//   only: pullSourcesFor lists the mirrors that apply to a reference, then the primary location, as containers/image's
+//   PullSourcesFromReference does; a destination (a push) is always the primary location.
 //
 // Version-1 tables ([registries.search] etc.) are refused with a message, as containers/image refuses mixing them.
 
@@ -212,7 +214,9 @@ export function findRule(conf: RegistriesConf, ref: string): RegistryRule | unde
 }
 
 function rewrite(ref: string, prefix: string, location: string): string {
-  return prefix.startsWith('*.') ? ref : location + ref.slice(prefix.length);
+  if (!prefix.startsWith('*.')) return location + ref.slice(prefix.length);
+  // A wildcard matches the host: a mirror's location takes the host's place; the primary has none and keeps it.
+  return location === prefix ? ref : location + ref.slice(ref.split('/')[0]!.length);
 }
 
 /**
@@ -226,6 +230,27 @@ export function endpointFor(conf: RegistriesConf, ref: string): Endpoint {
     throw new PlaitError(ErrorCodes.E_REGISTRY_DENIED, `${ref}: registry ${rule.prefix} is blocked in ${rule.file}`);
   }
   return { ref: rewrite(ref, rule.prefix, rule.location), insecure: rule.insecure };
+}
+
+/** One place a source may be read from: a mirror, or (last) the primary location. */
+export interface PullSource extends Endpoint {
+  mirror: boolean;
+}
+
+/**
+ * Where a source reference may be read from, in the order to try them: the mirrors that apply to it — all of them,
+ * or with mirror-by-digest-only (pull-from-mirror = digest-only) only for a reference with a digest, with tag-only
+ * only for one without — each with its own `insecure`, then the primary location. A blocked rule refuses it here.
+ */
+export function pullSourcesFor(conf: RegistriesConf, ref: string): PullSource[] {
+  const primary: PullSource = { ...endpointFor(conf, ref), mirror: false };
+  const rule = findRule(conf, ref);
+  if (!rule || rule.mirrors.length === 0) return [primary];
+  const digested = ref.includes('@');
+  const mirrors = rule.mirrors
+    .filter((m) => m.pullFromMirror === 'all' || (m.pullFromMirror === 'digest-only') === digested)
+    .map((m): PullSource => ({ ref: rewrite(ref, rule.prefix, m.location), insecure: m.insecure, mirror: true }));
+  return [...mirrors, primary];
 }
 
 /** A reference written without a registry (`busybox`, `library/busybox:1`), which podman resolves as a short name. */
