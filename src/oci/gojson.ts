@@ -174,6 +174,62 @@ export function goMarshal(value: unknown, opts: GoJSONOptions = {}): Buffer {
   return Buffer.from(goMarshalString(value, opts), 'utf8');
 }
 
+/**
+ * What Go's json.Indent(dst, src, "", indent) writes for the compact JSON `src`, so goIndent(goMarshal(v), '  ') is
+ * json.MarshalIndent(v, "", "  ") — the layout manifest-tool (v2.2.1, measured) gives the lists it pushes: every
+ * member on its own line, `"key": value`, empty objects and arrays kept as {} and []. String contents are copied as
+ * they are, escapes included; whitespace outside strings is dropped.
+ */
+export function goIndent(src: Buffer, indent: string): Buffer {
+  let out = '';
+  const text = src.toString('utf8');
+  let depth = 0;
+  let needIndent = false;
+  let inString = false;
+  const newline = (d: number) => `\n${indent.repeat(d)}`;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (inString) {
+      out += c;
+      if (c === '\\') out += text[++i] ?? '';
+      else if (c === '"') inString = false;
+      continue;
+    }
+    if (c === ' ' || c === '\t' || c === '\n' || c === '\r') continue;
+    if (needIndent && c !== '}' && c !== ']') {
+      needIndent = false;
+      depth++;
+      out += newline(depth);
+    }
+    switch (c) {
+      case '"':
+        inString = true;
+        out += c;
+        break;
+      case '{':
+      case '[':
+        needIndent = true;
+        out += c;
+        break;
+      case ',':
+        out += c + newline(depth);
+        break;
+      case ':':
+        out += ': ';
+        break;
+      case '}':
+      case ']':
+        if (needIndent) needIndent = false;
+        else out += newline(--depth);
+        out += c;
+        break;
+      default:
+        out += c;
+    }
+  }
+  return Buffer.from(out, 'utf8');
+}
+
 // ---- containers/common's structs -------------------------------------------------------------------------------
 // Field order and omitempty follow image-spec specs-go/v1 (Index, Descriptor, Platform, Manifest) and containers/image
 // internal/manifest (Schema2List, Schema2ManifestDescriptor, Schema2Descriptor, Schema2PlatformSpec, Schema2).

@@ -1,7 +1,7 @@
 import { PlaitError, ErrorCodes } from '../errors.js';
 import type { Digest } from '../oci/digest.js';
 import { digestOf } from '../oci/digest.js';
-import { serializeOCIIndex } from '../oci/gojson.js';
+import { goIndent, serializeOCIIndex } from '../oci/gojson.js';
 import { parseManifest, parseManifestList } from '../oci/manifest.js';
 import { DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_LAYER_GZIP, OCI_LAYER_ZSTD, OCI_MANIFEST } from '../oci/mediatype.js';
 import type { Descriptor, ImageIndex } from '../oci/types.js';
@@ -37,13 +37,13 @@ export function predictedListBytes(spec: ReconcileSpec, listBytes: Buffer): { by
   if (spec.compression?.force === true) return undefined;
   const { mediaType: storedType, index } = parseManifestList(listBytes);
   const listType = spec.format === 'docker' ? DOCKER_LIST : OCI_INDEX;
-  if (spec.format === 'docker' && (index.manifests ?? []).some((d) => d.mediaType !== DOCKER_MANIFEST)) return undefined;
+  if (spec.format === 'docker' && !spec.keepInstances && (index.manifests ?? []).some((d) => d.mediaType !== DOCKER_MANIFEST)) return undefined;
   // As the push does: the stored bytes themselves unless the conversion changes something.
   const runtime = { os: hostPlatform().choice.os, architecture: hostPlatform().choice.architecture };
   const edited = convertList(index, storedType, listType, runtime);
   const original = convertList(index, storedType, storedType, runtime);
   const bytes = listType === storedType && edited.equals(original) ? listBytes : edited;
-  return { bytes, mediaType: listType };
+  return { bytes: spec.listIndent !== undefined ? goIndent(bytes, ' '.repeat(spec.listIndent)) : bytes, mediaType: listType };
 }
 
 /** What a destination tag already serves that a push of `listBytes` would write, or undefined. */

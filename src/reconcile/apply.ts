@@ -129,7 +129,8 @@ async function applyLocked(p: Plan, store: Store, recId: string, signers: Signer
   const force = spec.compression?.force === true && variants.length > 0;
   const result = await push(store, list, dest, {
     selection: 'all',
-    ...(spec.format === 'docker' ? { manifestType: 'v2s2' } : { listType: OCI_INDEX }),
+    ...(spec.format === 'docker' ? (spec.keepInstances ? { listType: DOCKER_LIST } : { manifestType: 'v2s2' }) : { listType: OCI_INDEX }),
+    ...(spec.listIndent !== undefined && { listIndent: spec.listIndent }),
     tags: [firstTag!, ...moreTags],
     transport: spec.transport,
     jobs: opts.jobs ?? 4,

@@ -55,6 +55,8 @@ export function toReconcileSpec(v: ValidSpec, transport: TransportOptions): Reco
     origin: `${v.file}${v.index > 0 ? `#${v.index}` : ''}`,
     destination: { image: imageRef(v.baseDir, s.destination.image), tags: [...s.destination.tags] },
     format: s.format,
+    ...(s.format === 'docker' && s.convertInstances === false && { keepInstances: true as const }),
+    ...(s.listIndent !== undefined && s.listIndent > 0 && { listIndent: s.listIndent }),
     sources: s.sources.map((src) => ({
       image: imageRef(v.baseDir, src.image),
       ...(src.platform !== undefined && { platform: platform(src.platform) }),

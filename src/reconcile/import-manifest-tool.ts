@@ -5,7 +5,10 @@ import { parseReference, familiarName } from '../oci/reference.js';
 // manifest-tool's `push from-spec` YAML (image, tags, manifests[{image, platform}], annotations) as an equivalent
 // ManifestList. What manifest-tool does implicitly is made explicit: it pushes to `image` and every tag, writes a
 // Docker list unless told `--type oci` (annotations need OCI), flattens list sources, refuses two entries for one
-// platform (onConflict: error) and always rebuilds the whole list (prune: true).
+// platform (onConflict: error) and always rebuilds the whole list (prune: true). Its list bytes are reproduced too,
+// so that the imported spec gives the digest manifest-tool gave: a Docker list points at the instances as they are
+// (convertInstances: false; podman's --format v2s2 would convert OCI ones), and the JSON is laid out as Go's
+// MarshalIndent with two spaces (listIndent: 2).
 
 interface MtPlatform { architecture?: string; os?: string; variant?: string; osversion?: string; osfeatures?: string[]; features?: string[] }
 interface MtInput { image?: string; tags?: string[]; manifests?: Array<{ image?: string; platform?: MtPlatform }>; annotations?: Record<string, string> }
@@ -64,6 +67,8 @@ export function importManifestTool(text: string, file: string, opts: ImportOptio
     spec: {
       destination: { image: `${target.domain}/${target.path}`, tags },
       format: type,
+      ...(type === 'docker' && { convertInstances: false }),
+      listIndent: 2,
       sources,
       onConflict: 'error',
       prune: true,

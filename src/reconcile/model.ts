@@ -51,6 +51,10 @@ export interface ReconcileSpec {
   origin: string;
   destination: { image: string; tags: string[] };
   format: 'oci' | 'docker';
+  /** format docker: instances copied as they are, only the list written as a Docker list (convertInstances: false). */
+  keepInstances?: true;
+  /** Spaces per level in the list's JSON; absent: compact. */
+  listIndent?: number;
   sources: SourceSpec[];
   platforms?: Platform[];
   onConflict: 'replace' | 'error';

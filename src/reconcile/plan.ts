@@ -107,6 +107,9 @@ export async function fingerprintOf(spec: ReconcileSpec, listBytes: Buffer): Pro
     compression: spec.compression ?? null, removeSource: sig?.removeSource ?? false, keys,
     lookaside: sig?.gpg.map((g) => g.lookaside ?? '') ?? [],
     ...(spec.referrers && { referrers: spec.referrers }),
+    // Only when set, so that the fingerprints of specs written before these options existed stay as they were.
+    ...(spec.keepInstances && { keepInstances: true }),
+    ...(spec.listIndent !== undefined && { listIndent: spec.listIndent }),
   })).digest('hex');
 }
 

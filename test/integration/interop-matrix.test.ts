@@ -139,24 +139,58 @@ for (const which of ['plain', 'v3'] as const) {
       }
     });
 
-    it('plait import manifest-tool: the same list type and platforms as manifest-tool from the same YAML (instances converted, digests differ)', async () => {
-      const spec = join(dir, `mt-${which}.yaml`);
-      const out = join(dir, `imported-${which}.yaml`);
-      const r = await runPlait(['import', 'manifest-tool', spec], { env: pe() });
-      expect(r.code, r.stderr).toBe(0);
-      await writeFile(out, r.stdout.toString().replace(`image: ${R()}/mx/mt\n`, `image: ${R()}/mx/mt-plait\n`));
-      await plait(pe(), 'apply', T, out);
-      const theirs = JSON.parse(await crane('manifest', '--insecure', `${R()}/mx/mt:v1`)) as Index;
-      const ours = JSON.parse(await crane('manifest', '--insecure', `${R()}/mx/mt-plait:v1`)) as Index;
-      expect(ours.mediaType).toBe(theirs.mediaType);
-      expect(ours.manifests.map((m) => m.platform)).toEqual(theirs.manifests.map((m) => m.platform));
-      // Known difference (not fixed here): manifest-tool writes a Docker list that points at the OCI instances as
-      // they are; the import's `format: docker` converts them to Docker v2s2 (new digests), so the list digests differ.
-      expect(theirs.manifests.map((m) => m.digest)).toEqual([amd64().digest, arm64().digest]);
-      for (const m of ours.manifests) {
-        const child = JSON.parse(await crane('manifest', '--insecure', `${R()}/mx/mt-plait@${m.digest}`)) as { mediaType: string };
-        expect(child.mediaType).toBe('application/vnd.docker.distribution.manifest.v2+json');
+    it('plait import manifest-tool: the spec reproduces the list manifest-tool pushes from the same YAML, byte for byte (OCI sources, Docker sources, --type oci)', async () => {
+      // Docker v2s2 copies of two instances (buildah's v2s2 list, on the 2.8 registry) as manifest-tool's sources.
+      const v2 = JSON.parse(await crane('manifest', '--insecure', peers.buildahListV2s2.ref)) as Index;
+      const repoOf = (ref: string) => ref.slice(0, ref.lastIndexOf(':'));
+      const dockerRefs: string[] = [];
+      for (const arch of ['amd64', 'arm64']) {
+        const d = v2.manifests.find((m) => m.platform?.architecture === arch)!.digest;
+        await crane('copy', '--insecure', `${repoOf(peers.buildahListV2s2.ref)}@${d}`, `${R()}/mx/dimg:${arch}`);
+        dockerRefs.push(`${R()}/mx/dimg:${arch}`);
       }
+      const dockerSpec = join(dir, `mt-docker-${which}.yaml`);
+      await writeFile(dockerSpec, [`image: ${R()}/mx/mtd:v1`, 'manifests:',
+        `  - image: ${dockerRefs[0]!}`, '    platform: { architecture: amd64, os: linux }',
+        `  - image: ${dockerRefs[1]!}`, '    platform: { architecture: arm64, os: linux, variant: v8 }', ''].join('\n'));
+      await mt('push', 'from-spec', dockerSpec);
+      const ociSpec = join(dir, `mt-oci-${which}.yaml`);
+      await writeFile(ociSpec, [`image: ${R()}/mx/mto:v1`, 'annotations: { org.opencontainers.image.vendor: "plait <lab> & co" }', 'manifests:',
+        `  - image: ${R()}/mx/img:amd64`, '    platform: { architecture: amd64, os: linux }',
+        `  - image: ${dockerRefs[1]!}`, '    platform: { architecture: arm64, os: linux, variant: v8 }', ''].join('\n'));
+      await mt('push', '--type', 'oci', 'from-spec', ociSpec);
+
+      const cases = [
+        { spec: join(dir, `mt-${which}.yaml`), repo: 'mx/mt', sources: 'OCI', type: [] as string[] },
+        { spec: dockerSpec, repo: 'mx/mtd', sources: 'Docker', type: [] as string[] },
+        { spec: ociSpec, repo: 'mx/mto', sources: 'OCI and Docker', type: ['--type', 'oci'] },
+      ];
+      for (const c of cases) {
+        const r = await runPlait(['import', 'manifest-tool', ...c.type, c.spec], { env: pe() });
+        expect(r.code, r.stderr).toBe(0);
+        const out = join(dir, `imported-${which}-${c.repo.replace('/', '-')}.yaml`);
+        await writeFile(out, r.stdout.toString().replace(`image: ${R()}/${c.repo}\n`, `image: ${R()}/${c.repo}-plait\n`));
+        await plait(pe(), 'apply', T, out);
+        const theirs = await crane('manifest', '--insecure', `${R()}/${c.repo}:v1`);
+        const ours = await crane('manifest', '--insecure', `${R()}/${c.repo}-plait:v1`);
+        expect(ours, `${c.sources} sources: the same list bytes`).toBe(theirs);
+        expect((await crane('digest', '--insecure', `${R()}/${c.repo}-plait:v1`)).trim()).toBe((await crane('digest', '--insecure', `${R()}/${c.repo}:v1`)).trim());
+        // The instances are the sources' own manifests (manifest-tool converts nothing), whatever their type.
+        for (const m of (JSON.parse(ours) as Index).manifests) {
+          expect(sha(await crane('manifest', '--insecure', `${R()}/${c.repo}-plait@${m.digest}`))).toBe(m.digest);
+        }
+        // A second apply is a no-op: the reproduced list is what the spec describes.
+        expect((await plait(pe(), 'apply', T, out)).stderr).toMatch(/1 spec: 1 in sync/);
+        // Pointed at manifest-tool's own list, with no history, the imported spec adopts it: nothing is written.
+        const adoptFile = join(dir, `adopt-${which}-${c.repo.replace('/', '-')}.yaml`);
+        await writeFile(adoptFile, r.stdout);
+        const adopted = await plait({ PLAIT_STORE: join(dir, `store-adopt-${which}`) }, 'apply', T, adoptFile);
+        expect(adopted.stderr).not.toMatch(/pushed/);
+        expect((await crane('manifest', '--insecure', `${R()}/${c.repo}:v1`))).toBe(theirs);
+      }
+      const first = JSON.parse(await crane('manifest', '--insecure', `${R()}/mx/mt-plait:v1`)) as Index;
+      expect(first.manifests.map((m) => m.digest)).toEqual([amd64().digest, arm64().digest]);
+      expect((JSON.parse(await crane('manifest', '--insecure', `${R()}/mx/mtd-plait:v1`)) as Index).mediaType).toBe('application/vnd.docker.distribution.manifest.list.v2+json');
     });
   });
 }

@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import { PlaitError, ErrorCodes, asPlaitError } from '../../errors.js';
 import { digestOf } from '../../oci/digest.js';
+import { goIndent } from '../../oci/gojson.js';
 import type { Digest } from '../../oci/digest.js';
 import { parseManifest, parseManifestList } from '../../oci/manifest.js';
 import {
@@ -39,6 +40,8 @@ export interface PushOptions {
   manifestType?: string;
   /** Force only the list's type (OCI index or Docker list), leaving instances as they are. */
   listType?: string;
+  /** Lay the list's JSON out as Go's json.MarshalIndent does with this many spaces (manifest-tool: 2); default compact. */
+  listIndent?: number;
   /** Tags to put the list under; default the destination's own tag; none → by digest only. */
   tags?: string[];
   /** Blob transfers in flight (default 4). */
@@ -312,6 +315,7 @@ export async function push(store: Store, list: List, dest: ImageDestination, opt
     bytes = variants.bytes;
     written.push(...variants.clones.map((c) => c.manifest.digest));
   }
+  if (opts.listIndent !== undefined && opts.listIndent > 0) bytes = goIndent(bytes, ' '.repeat(opts.listIndent));
   const digest = digestOf(bytes);
   phase('push list');
   if (tags.length === 0) await dest.putManifest(bytes, listType);

@@ -104,6 +104,10 @@ export interface Referrers {
 export interface Spec {
   destination: Destination;
   format?: Format;
+  /** format docker only: convert instances to v2s2 (default true) or keep them as they are. */
+  convertInstances?: boolean;
+  /** Spaces per level in the list's JSON (default 0: compact). */
+  listIndent?: number;
   sources: Source[];
   /** Allowlist over all sources. */
   platforms?: string[];

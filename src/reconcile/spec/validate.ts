@@ -342,6 +342,9 @@ class Checker {
     this.platformAllowlist();
     this.conflicts();
     this.compression();
+    if (get(this.doc, ['spec', 'convertInstances']) !== undefined && this.str(['spec', 'format']) !== 'docker' && !this.flagged(['spec', 'convertInstances'])) {
+      this.report(['spec', 'convertInstances'], 'needs format: docker (an OCI index never converts its instances)');
+    }
     this.signatures();
     this.secretRef();
     this.controllerRefs();

@@ -98,7 +98,7 @@ describe('manifestlist.schema.json', () => {
   it('names the same fields as the TypeScript types', () => {
     // Record<keyof T, true> fails to compile when a field is added to or removed from the type and not here.
     const specKeys: Record<keyof Spec, true> = {
-      destination: true, format: true, sources: true, platforms: true, onConflict: true, prune: true, annotations: true,
+      destination: true, format: true, convertInstances: true, listIndent: true, sources: true, platforms: true, onConflict: true, prune: true, annotations: true,
       compression: true, signatures: true, referrers: true, interval: true, suspend: true, deletionPolicy: true, secretRef: true, historyLimit: true,
       timeout: true, retryInterval: true, certSecretRef: true, caConfigMapRef: true,
     };
