@@ -151,10 +151,11 @@ export async function variantBlobFor(
   target: Algorithm,
   level: number | undefined,
   cache: VariantCache,
-  opts: RecompressOptions = {},
+  opts: RecompressOptions & { teed?: Promise<RecompressResult> } = {},
 ): Promise<VariantBlobResult> {
   const key = variantKey(target, level);
-  const known = await cache.getBlob(layer.digest, key);
+  // Made already, from the read that copied the layer here (see tee.ts): only to be recorded.
+  const known = opts.teed === undefined ? await cache.getBlob(layer.digest, key) : undefined;
   if (known !== undefined) {
     const desc = { digest: known.digest, size: known.size };
     const result = { digest: known.digest, size: known.size, mediaType: known.mediaType, diffId: known.diffId, recompressed: false };
@@ -171,7 +172,7 @@ export async function variantBlobFor(
       }
     }
   }
-  const made = await recompressBlob(src, dest, layer, target, level, opts);
+  const made = await (opts.teed ?? recompressBlob(src, dest, layer, target, level, opts));
   if (made.recompressed && made.diffId !== undefined) {
     await cache.putBlob(layer.digest, key, { digest: made.digest, size: made.size, mediaType: made.mediaType, diffId: made.diffId }, dest.location);
     return { ...made, how: 'recompressed' };

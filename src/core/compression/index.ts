@@ -5,3 +5,4 @@ export * from './streams.js';
 export * from './recompress.js';
 export * from './cache.js';
 export * from './variants.js';
+export * from './tee.js';

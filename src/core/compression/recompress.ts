@@ -1,5 +1,6 @@
 import { pipeline } from 'node:stream';
-import type { Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
+import type { Readable, Transform } from 'node:stream';
 import { ErrorCodes, PlaitError } from '../../errors.js';
 import { DigestingHasher } from '../../oci/digest.js';
 import type { Digest } from '../../oci/digest.js';
@@ -101,8 +102,51 @@ export async function recompressBlob(
   // Build the compressor first: an invalid level must fail before a connection is opened.
   const out = compressor(target, { ...(level !== undefined && { level }), ...(opts.workers !== undefined && { workers: opts.workers }) });
   opts.signal?.throwIfAborted();
-
   const raw = await src.getBlob(desc);
+  return recompressFrom(raw, dest, layer, target, mediaType, out, opts, 'store');
+}
+
+/**
+ * Recompress the layer whose bytes `raw` is (a verified stream of `layer`, say one copy of a read that also feeds the
+ * layer's plain copy) and store the result at `dest`: the same bytes recompressBlob makes, for the same target and
+ * level. Bytes already in `target` are not stored again (the plain copy does that): the stream is read to its end.
+ */
+export async function recompressStream(
+  raw: Readable,
+  dest: ImageDestination,
+  layer: Descriptor,
+  target: Algorithm,
+  level?: number,
+  opts: RecompressOptions = {},
+): Promise<RecompressResult> {
+  let mediaType, out;
+  try {
+    mediaType = ociLayerMediaTypeFor(layer.mediaType, target);
+    if (compressionOfMediaType(layer.mediaType) === target) {
+      // Kept as it is, unread, as recompressBlob keeps it: the plain copy is the variant.
+      raw.resume();
+      await withAbort(raw, opts.signal, () => finished(raw));
+      return { digest: layer.digest, size: layer.size, mediaType, recompressed: false };
+    }
+    out = compressor(target, { ...(level !== undefined && { level }), ...(opts.workers !== undefined && { workers: opts.workers }) });
+  } catch (e) {
+    raw.destroy();
+    throw e;
+  }
+  return recompressFrom(raw, dest, layer, target, mediaType, out, opts, 'drain');
+}
+
+async function recompressFrom(
+  raw: Readable,
+  dest: ImageDestination,
+  layer: Descriptor,
+  target: Algorithm,
+  mediaType: string,
+  out: Transform,
+  opts: RecompressOptions,
+  asIs: 'store' | 'drain',
+): Promise<RecompressResult> {
+  const desc: BlobDescriptor = { digest: layer.digest, size: layer.size };
   let peeked: { head: Buffer; stream: Readable };
   try {
     peeked = await peek(raw, MAGIC_BYTES);
@@ -114,7 +158,10 @@ export async function recompressBlob(
   const detected = detectCompression(peeked.head);
   if (detected === target) {
     out.destroy();
-    if (await dest.hasBlob(desc)) {
+    if (asIs === 'drain') {
+      peeked.stream.resume();
+      await withAbort(peeked.stream, opts.signal, () => finished(peeked.stream));
+    } else if (await dest.hasBlob(desc)) {
       peeked.stream.destroy();
     } else {
       await withAbort(peeked.stream, opts.signal, () => dest.putBlob(peeked.stream, desc));

@@ -20,6 +20,7 @@ import type { VariantBlobResult } from './cache.js';
 import { compressionOfMediaType, isNonDistributable, ociLayerMediaTypeFor } from './detect.js';
 import type { Algorithm } from './detect.js';
 import { ensureBlobPresent } from './recompress.js';
+import type { VariantTee } from './tee.js';
 import { effectiveLevel } from './streams.js';
 
 // Compression variants of list instances (containers/image EnsureCompressionVariantsExist, §5): which instances get
@@ -204,6 +205,8 @@ export interface MakeVariantOptions {
   signal?: AbortSignal;
   /** Byte-level progress: each layer's size as `total`, then `bytes` as it is recompressed or made present. */
   onProgress?: (p: CopyProgress) => void;
+  /** Variants already made while the layers were copied to `dest` (they are used, and recorded in the store). */
+  tee?: VariantTee;
 }
 
 export interface VariantLayer {
@@ -380,8 +383,9 @@ async function variantLayer(
   }
   let ticked = 0;
   const report = opts.onProgress;
+  const teed = opts.tee?.result(l.digest, variantKey(algorithm, level));
   const v = await variantBlobFor(src, dest, l, algorithm, level, cache, {
-    signal, ...(opts.workers !== undefined && { workers: opts.workers }),
+    signal, ...(opts.workers !== undefined && { workers: opts.workers }), ...(teed !== undefined && { teed }),
     ...(report && { onBytes: (n: number) => {
       ticked += n;
       report({ kind: 'bytes', digest: l.digest, bytes: n });
@@ -420,6 +424,8 @@ export interface ListVariantsOptions {
    */
   originOf?: (entry: Descriptor) => VariantOrigin | undefined;
   onProgress?: (p: CopyProgress) => void;
+  /** Variants made while the list's layers were copied to `dest` (see tee.ts). */
+  tee?: VariantTee;
 }
 
 export interface VariantOrigin {
@@ -486,6 +492,7 @@ export async function makeListVariants(opts: ListVariantsOptions): Promise<ListV
         ...(opts.store !== undefined && { store: opts.store }),
         ...(opts.workers !== undefined && { workers: opts.workers }),
         ...(opts.onProgress && { onProgress: opts.onProgress }),
+        ...(opts.tee && { tee: opts.tee }),
       });
       return { ...p, manifest };
     } catch (e) {

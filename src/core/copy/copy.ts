@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import { PlaitError, ErrorCodes } from '../../errors.js';
 import type { Digest } from '../../oci/digest.js';
 import { parseManifest } from '../../oci/manifest.js';
@@ -6,7 +7,7 @@ import {
   OCI_LAYER_NONDISTRIBUTABLE, OCI_LAYER_NONDISTRIBUTABLE_GZIP, OCI_LAYER_NONDISTRIBUTABLE_ZSTD,
   DOCKER_FOREIGN_LAYER, DOCKER_FOREIGN_LAYER_GZIP,
 } from '../../oci/mediatype.js';
-import type { ImageSource, ImageDestination, BlobDescriptor, ManifestBlob } from '../../transports/types.js';
+import type { ImageSource, ImageDestination, BlobDescriptor, ManifestBlob, PutBlobResult } from '../../transports/types.js';
 import { Semaphore } from '../../transports/registry/semaphore.js';
 import { metered } from './progress.js';
 
@@ -33,6 +34,15 @@ export interface CopyProgress {
   phase?: CopyPhase;
 }
 
+/**
+ * Something else fed from the bytes a copy reads anyway (the compression variants a push makes of the layers it
+ * copies): given the verified source stream of a blob that must move and the upload that moves it, it runs that
+ * upload and whatever else it feeds from the same read, and returns the upload's result once both are done.
+ */
+export interface BlobTee {
+  copy(stream: Readable, desc: BlobDescriptor, put: (s: Readable) => Promise<PutBlobResult>): Promise<PutBlobResult>;
+}
+
 export interface CopyOptions {
   /** Blob transfers in flight at once (default 4). */
   jobs?: number;
@@ -43,6 +53,8 @@ export interface CopyOptions {
   onProgress?: (p: CopyProgress) => void;
   /** Shared between the copiers of one push, so that `jobs` bounds all of them and a blob moves once. */
   shared?: SharedCopyState;
+  /** Feeds more than the upload from each blob read (see BlobTee). */
+  tee?: BlobTee;
 }
 
 export interface SharedCopyState {
@@ -138,7 +150,8 @@ export class Copier {
       this.abort.signal.addEventListener('abort', stop, { once: true });
       let put;
       try {
-        put = await this.dest.putBlob(stream, desc);
+        const put1 = (s: Readable) => this.dest.putBlob(s, desc);
+        put = this.opts.tee === undefined ? await put1(stream) : await this.opts.tee.copy(stream, desc, put1);
       } finally {
         this.abort.signal.removeEventListener('abort', stop);
       }

@@ -1,37 +1,46 @@
 import { pipeline, Transform } from 'node:stream';
 import type { Readable, TransformCallback } from 'node:stream';
+import { splitVerified, VerifyingStream } from '../../transports/verify.js';
 
 // Byte-level progress of a blob stream, throttled: a pass-through that adds up chunk sizes and reports the sum at
 // most every `intervalMs`, so a 200 MiB/s copy costs a clock read per chunk and ~10 callbacks a second, not one per
 // chunk. What is still pending when the stream ends is left to the caller, who tops a blob up to its size anyway.
 
-class ByteTap extends Transform {
-  private pending = 0;
-  private last = 0;
+function throttled(report: (bytes: number) => void, intervalMs: number): (chunk: Buffer) => void {
+  let pending = 0;
+  let last = 0;
+  return (chunk) => {
+    pending += chunk.length;
+    const now = performance.now();
+    if (now - last >= intervalMs) {
+      last = now;
+      const n = pending;
+      pending = 0;
+      report(n);
+    }
+  };
+}
 
-  constructor(private readonly report: (bytes: number) => void, private readonly intervalMs: number) {
+class ByteTap extends Transform {
+  constructor(private readonly count: (chunk: Buffer) => void) {
     super();
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.pending += chunk.length;
-    const now = performance.now();
-    if (now - this.last >= this.intervalMs) {
-      this.last = now;
-      const n = this.pending;
-      this.pending = 0;
-      this.report(n);
-    }
+    this.count(chunk);
     cb(null, chunk);
   }
 }
 
 /**
  * `stream` with its bytes counted into `report` (throttled). Errors and destruction of `stream` reach the returned
- * stream, so whoever consumes it fails as it would have on `stream` itself.
+ * stream, so whoever consumes it fails as it would have on `stream` itself. A VerifyingStream gives a VerifyingStream.
  */
 export function metered(stream: Readable, report: (bytes: number) => void, intervalMs = 100): Readable {
-  const tap = new ByteTap(report, intervalMs);
+  const count = throttled(report, intervalMs);
+  // A verified source stays one (a copy that hashes nothing again), so the upload does not hash every byte twice.
+  if (stream instanceof VerifyingStream) return splitVerified(stream, 1, count)[0]!;
+  const tap = new ByteTap(count);
   pipeline(stream, tap, () => undefined);
   return tap;
 }

@@ -14,7 +14,8 @@ import type { ImageDestination, ImageSource, ManifestBlob, TransportOptions } fr
 import { hostPlatform, platformChoice } from '../../transports/host.js';
 import { readSmall } from '../../transports/registry/image.js';
 import { Copier, sharedCopyState } from '../copy/copy.js';
-import type { CopyPhase, CopyProgress, SharedCopyState } from '../copy/copy.js';
+import type { BlobTee, CopyPhase, CopyProgress, SharedCopyState } from '../copy/copy.js';
+import type { VariantTee } from '../compression/tee.js';
 import { convertList, dockerToOci, ociToDocker } from '../copy/convert.js';
 import type { Store } from '../store/index.js';
 import type { Signer } from '../sign/index.js';
@@ -116,9 +117,9 @@ export function forcedTypes(manifestType: string | undefined): { instance: strin
 
 /** Copy one instance (converting it when `instanceType` asks), returning what was written. */
 async function pushInstance(src: ImageSource, dest: ImageDestination, digest: Digest, instanceType: string | undefined,
-  shared: SharedCopyState, opts: PushOptions): Promise<{ written: ManifestBlob; copied: number; zstd?: boolean; original: ManifestBlob }> {
-  const m = (await cachedManifest(opts.cacheStore, digest)) ?? (await src.getManifest(digest));
-  const copier = new Copier(src, dest, { shared, onProgress: opts.onProgress });
+  shared: SharedCopyState, opts: PushOptions, known?: ManifestBlob, tee?: BlobTee): Promise<{ written: ManifestBlob; copied: number; zstd?: boolean; original: ManifestBlob }> {
+  const m = known ?? (await instanceManifest(src, digest, opts));
+  const copier = new Copier(src, dest, { shared, onProgress: opts.onProgress, ...(tee && { tee }) });
   const force = opts.forceCompressionFormat ? await forcedAlgorithm(opts) : undefined;
   if (force) {
     const { compressionOfMediaType, makeVariant } = await compression();
@@ -153,6 +154,40 @@ async function pushInstance(src: ImageSource, dest: ImageDestination, digest: Di
   await copier.copyImageManifest(written);
   // Forced and already in that compression: the instance is pushed as it is, and still marked for what it is.
   return { written, copied: copier.bytesCopied, ...(force && { zstd: force === 'zstd' }), original: m };
+}
+
+async function instanceManifest(src: ImageSource, digest: Digest, opts: PushOptions): Promise<ManifestBlob> {
+  return (await cachedManifest(opts.cacheStore, digest)) ?? (await src.getManifest(digest));
+}
+
+/**
+ * The variants to make from the copy's own read of each layer (see compression/tee.ts): the layers of the instances
+ * the list's variants will be cloned from, as makeListVariants plans them — unless a variant of the layer is
+ * remembered already (it is then mounted or found, not made). Undefined when the push adds no variants, or when
+ * ForceCompressionFormat rewrites the instances (their layers are then not copied as they are). The manifests read
+ * for this are returned, so the copy does not read them again.
+ */
+async function variantTee(index: ImageIndex, storedType: string, dest: ImageDestination, sourceFor: (d: Digest) => ImageSource,
+  opts: PushOptions): Promise<{ tee?: VariantTee; manifests: Map<string, ManifestBlob> }> {
+  const manifests = new Map<string, ManifestBlob>();
+  const algorithms = opts.addCompression ?? [];
+  if (algorithms.length === 0 || opts.forceCompressionFormat) return { manifests };
+  const c = await compression();
+  const tee = new c.VariantTee(dest);
+  const cache = new c.VariantCache(opts.cacheStore);
+  for (const p of c.planVariants(index, algorithms, { mediaType: storedType })) {
+    const m = manifests.get(p.source.digest) ?? (await instanceManifest(sourceFor(p.source.digest), p.source.digest, opts));
+    manifests.set(p.source.digest, m);
+    // An instance that is no image gets no clone (the plan then moves to the platform's next one, read back later).
+    if (!c.isImageInstance(m)) continue;
+    const parsed = parseManifest(m.bytes, m.mediaType);
+    if (parsed.kind !== 'image') continue;
+    const key = c.variantKey(p.algorithm, opts.compressionLevel);
+    for (const l of parsed.manifest.layers) {
+      if ((await cache.getBlob(l.digest, key)) === undefined) tee.want(l, p.algorithm, opts.compressionLevel);
+    }
+  }
+  return { tee, manifests };
 }
 
 // zstd bindings and recompression load only for pushes that use them.
@@ -273,10 +308,12 @@ export async function push(store: Store, list: List, dest: ImageDestination, opt
   const pushed = new Map<string, Pushed>();
   let bytesCopied = 0;
   let failure: unknown;
+  // Planned before any copy starts, so that whichever instance copies a shared layer first feeds its variant too.
+  const { tee, manifests: planned } = await variantTee(index, storedType, dest, sourceFor, opts);
   await Promise.all(entries.map(async (d) => {
     try {
       const src = sourceFor(d.digest);
-      const { written, copied, zstd, original } = await pushInstance(src, dest, d.digest, forced?.instance, shared, opts);
+      const { written, copied, zstd, original } = await pushInstance(src, dest, d.digest, forced?.instance, shared, opts, planned.get(d.digest), tee);
       bytesCopied += copied;
       pushed.set(d.digest, { source: d.digest, digest: written.digest, mediaType: written.mediaType, size: written.bytes.length, original, src, ...(zstd !== undefined && { zstd }) });
     } catch (e) {
@@ -311,6 +348,7 @@ export async function push(store: Store, list: List, dest: ImageDestination, opt
       ...(opts.compressionLevel !== undefined && { level: opts.compressionLevel }),
       ...(opts.cacheStore && { store: opts.cacheStore }), jobs: opts.jobs ?? 4,
       ...(opts.onProgress && { onProgress: opts.onProgress }),
+      ...(tee && { tee }),
     });
     bytes = variants.bytes;
     written.push(...variants.clones.map((c) => c.manifest.digest));
