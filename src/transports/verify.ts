@@ -167,6 +167,9 @@ function drained(o: VerifyingStream): Promise<void> {
  */
 export function splitVerified(stream: VerifyingStream, count: number, onChunk?: (chunk: Buffer) => void): VerifyingStream[] {
   const outs = Array.from({ length: count }, () => new VerifiedCopy(stream));
+  // A copy can fail before its consumer attaches (the other copy's upload was refused while this one's was still
+  // being opened); the failure is not lost, the copy stays destroyed with it for the consumer to find.
+  for (const o of outs) o.on('error', () => undefined);
   pipeline(stream, new FanOut(outs, onChunk), () => undefined);
   return outs;
 }
