@@ -15,10 +15,10 @@ export class VerifyingStream extends Transform {
   readonly expectedSize: number;
   readonly subject: string;
 
-  constructor(expected: Digest | undefined, expectedSize: number, subject: string) {
+  constructor(expected: Digest | undefined, expectedSize: number, subject: string, highWaterMark = 1 << 20) {
     // Transform's default 16 KiB buffers stall a registry-to-registry stream on every small chunk; a MiB on each side in
     // flight keep both sockets busy while memory stays bounded.
-    super({ readableHighWaterMark: 1 << 20, writableHighWaterMark: 1 << 20 });
+    super({ readableHighWaterMark: highWaterMark, writableHighWaterMark: highWaterMark });
     this.expected = expected;
     this.expectedSize = expectedSize;
     this.subject = subject;
@@ -79,7 +79,8 @@ class VerifiedCopy extends VerifyingStream {
   private count = 0;
 
   constructor(private readonly upstream: VerifyingStream) {
-    super(upstream.expected, upstream.expectedSize, upstream.subject);
+    // The upstream's MiB buffers already keep the sockets busy; a copy only hands chunks on (about one held here).
+    super(upstream.expected, upstream.expectedSize, upstream.subject, 64 * 1024);
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {

@@ -81,7 +81,7 @@ describe('splitVerified', () => {
     }));
     const results = await Promise.allSettled(copies.map((c) => hashAll(c)));
     expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
-    expect(results.map((r) => (r as PromiseRejectedResult).reason.code)).toEqual(['E_DIGEST_MISMATCH', 'E_DIGEST_MISMATCH']);
+    expect(results.map((r) => ((r as PromiseRejectedResult).reason as { code?: string }).code)).toEqual(['E_DIGEST_MISMATCH', 'E_DIGEST_MISMATCH']);
     expect(await Promise.all(ends)).toEqual([false, false]);
   });
 

@@ -1,0 +1,91 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { createWriteStream } from 'node:fs';
+import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGzip } from 'node:zlib';
+import { VariantTee } from '../../../src/core/compression/tee.js';
+import { DigestingHasher } from '../../../src/oci/digest.js';
+import { OCI_LAYER_GZIP, OCI_LAYER_ZSTD } from '../../../src/oci/mediatype.js';
+import { LayoutImage } from '../../../src/transports/layout/layout.js';
+import { dataStream, MiB } from './data.js';
+import { MemoryRegistry } from './memory-transport.js';
+
+// The tee, measured like memory.test.ts: a 256 MiB random gzip layer read once from an OCI layout, copied as it is
+// and recompressed to zstd from the same read, into a destination that keeps only digests. Were a branch to buffer
+// what the other has not taken yet, it would grow by the layer's 256 MiB; the bound is 160 MiB, four times the ~40 MiB
+// measured, so a busy machine does not make it fail. A 32 MiB layer goes through first, so the growth is what the layer's size adds. (Its own file:
+// vitest gives it its own process.)
+
+const dirs: string[] = [];
+afterAll(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
+
+const tap = (h: DigestingHasher) => new Transform({
+  transform(c: Buffer, _e, cb) {
+    h.update(c);
+    cb(null, c);
+  },
+});
+
+async function gzipLayerInLayout(size: number, seed: string) {
+  const dir = await mkdtemp(join(tmpdir(), 'plait-memtest-'));
+  dirs.push(dir);
+  await mkdir(join(dir, 'blobs', 'sha256'), { recursive: true });
+  await writeFile(join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+  await writeFile(join(dir, 'index.json'), '{"schemaVersion":2,"manifests":[]}');
+  const diff = new DigestingHasher();
+  const blob = new DigestingHasher();
+  const tmp = join(dir, 'blob.tmp');
+  await pipeline(dataStream('random', size, seed, 256 * 1024), tap(diff), createGzip({ level: 1 }), tap(blob), createWriteStream(tmp));
+  await rename(tmp, join(dir, 'blobs', 'sha256', blob.digest().slice('sha256:'.length)));
+  return { src: new LayoutImage(dir), digest: blob.digest(), size: blob.size, diffId: diff.digest() };
+}
+
+async function recompress(size: number, seed: string) {
+  const layer = await gzipLayerInLayout(size, seed);
+  const dest = new MemoryRegistry().repo('dest/big', { sink: true });
+  const desc = { digest: layer.digest, size: layer.size };
+  return {
+    layer, dest,
+    run: async () => {
+      const tee = new VariantTee(dest);
+      tee.want({ mediaType: OCI_LAYER_GZIP, ...desc }, 'zstd');
+      const plain = await tee.copy(await layer.src.getBlob(desc), desc, (s) => dest.putBlob(s, desc));
+      expect(plain).toEqual(desc);
+      return (await tee.result(layer.digest, 'zstd:3'))!;
+    },
+  };
+}
+
+describe('tee memory', () => {
+  it('a 256 MiB layer copied and recompressed from one read grows RSS by less than 160 MiB', async () => {
+    await (await recompress(32 * MiB, 'warm-up')).run();
+    const big = await recompress(256 * MiB, 'memory-test');
+
+    const baseline = process.memoryUsage().rss;
+    let sampled = baseline;
+    const timer = setInterval(() => {
+      sampled = Math.max(sampled, process.memoryUsage().rss);
+    }, 5);
+    const started = process.hrtime.bigint();
+    let r;
+    try {
+      r = await big.run();
+    } finally {
+      clearInterval(timer);
+    }
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    // maxRSS is the process's lifetime peak (KiB): it also catches a peak between two samples (and, conservatively,
+    // any earlier one above the baseline).
+    const peak = Math.max(sampled, process.memoryUsage().rss, process.resourceUsage().maxRSS * 1024);
+    const growth = (peak - baseline) / MiB;
+    console.log(`256 MiB random gzip copied + → zstd from one read of an OCI layout: ${seconds.toFixed(2)} s (${(256 / seconds).toFixed(0)} MiB/s), RSS ${(baseline / MiB).toFixed(0)} → peak ${(peak / MiB).toFixed(0)} MiB (growth ${growth.toFixed(1)} MiB)`);
+    expect(r.diffId).toBe(big.layer.diffId);
+    expect(r.mediaType).toBe(OCI_LAYER_ZSTD);
+    expect(r.size).toBeGreaterThan(256 * MiB);
+    expect(big.dest.counts.bytesUploaded).toBe(r.size + big.layer.size);
+    expect(growth).toBeLessThan(160);
+  }, 120_000);
+});
