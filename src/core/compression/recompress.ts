@@ -9,7 +9,7 @@ import type { BlobDescriptor, BlobLocation, ImageDestination, ImageSource } from
 import { compressionOfMediaType, detectCompression, MAGIC_BYTES, ociLayerMediaTypeFor } from './detect.js';
 import type { Algorithm } from './detect.js';
 import { metered } from '../copy/progress.js';
-import { AsyncBoundary, compressor, decompressor, HashingTap, peek } from './streams.js';
+import { AsyncBoundary, compressor, decompressor, HashingTap, peek, zstdWorkersFor } from './streams.js';
 
 // One layer into another compression, as a stream from source to destination: source blob (verified by the source
 // transport as it flows) → decompress (by what the first bytes say) → hash the tar (the diffID) → compress → upload
@@ -28,7 +28,7 @@ export interface RecompressResult {
 }
 
 export interface RecompressOptions {
-  /** zstd worker threads (see streams.defaultZstdWorkers). */
+  /** zstd worker threads (default streams.zstdWorkersFor the layer's size). */
   workers?: number;
   /** Aborting stops the transfer; the upload then fails and nothing is committed. */
   signal?: AbortSignal;
@@ -100,7 +100,7 @@ export async function recompressBlob(
     return { digest: layer.digest, size: layer.size, mediaType, recompressed: false };
   }
   // Build the compressor first: an invalid level must fail before a connection is opened.
-  const out = compressor(target, { ...(level !== undefined && { level }), ...(opts.workers !== undefined && { workers: opts.workers }) });
+  const out = compressor(target, { ...(level !== undefined && { level }), workers: opts.workers ?? zstdWorkersFor(layer.size) });
   opts.signal?.throwIfAborted();
   const raw = await src.getBlob(desc);
   return recompressFrom(raw, dest, layer, target, mediaType, out, opts, 'store');
@@ -128,7 +128,7 @@ export async function recompressStream(
       await withAbort(raw, opts.signal, () => finished(raw));
       return { digest: layer.digest, size: layer.size, mediaType, recompressed: false };
     }
-    out = compressor(target, { ...(level !== undefined && { level }), ...(opts.workers !== undefined && { workers: opts.workers }) });
+    out = compressor(target, { ...(level !== undefined && { level }), workers: opts.workers ?? zstdWorkersFor(layer.size) });
   } catch (e) {
     raw.destroy();
     throw e;
