@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { MAX_KEY_FILE_BYTES, readSecretFile } from '../core/sign/key-file.js';
 import type { Digest } from '../oci/digest.js';
 import { digestOf } from '../oci/digest.js';
 import { formatPlatform } from '../oci/platform.js';
@@ -92,7 +92,8 @@ export function rebuild(list: List, desired: Desired, spec: ReconcileSpec): void
 async function fileHash(path: string | undefined): Promise<string> {
   if (!path) return '';
   try {
-    return createHash('sha256').update(await readFile(path)).digest('hex');
+    // Bounded: a spec naming /dev/zero as its key must not stall the plan (the signer then says what is wrong).
+    return createHash('sha256').update(await readSecretFile(path, { kind: 'key file', maxBytes: MAX_KEY_FILE_BYTES })).digest('hex');
   } catch {
     return 'missing';
   }

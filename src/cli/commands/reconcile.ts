@@ -3,6 +3,7 @@ import { PlaitError, ErrorCodes } from '../../errors.js';
 import { claimRegistries, closeAllClients } from '../../transports/index.js';
 import type { TransportOptions } from '../../transports/index.js';
 import { Store, resolveStoreRoot } from '../../core/store/index.js';
+import { setSecretFileWarning } from '../../core/sign/key-file.js';
 import { loadSpecs, readSpecStream, skippedNote, MAX_SPEC_FILE_BYTES } from '../../reconcile/spec/index.js';
 import { toReconcileSpec } from '../../reconcile/from-spec.js';
 import type { ReconcileSpec } from '../../reconcile/model.js';
@@ -81,6 +82,8 @@ async function reconcileCommand(name: 'apply' | 'plan', args: string[]): Promise
     : { ...COMMON, 'exit-code': { type: 'boolean', help: 'exit 0 when in sync, 2 when something drifted (1 stays an error)' } });
   const format = outputFormat(values.output);
   const logs = logFormat(values['log-format']);
+  // With JSON logs every stderr line is a JSON object, the key-file permission warning too.
+  if (logs === 'json') setSecretFileWarning((message) => process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), event: 'warning', message })}\n`));
   const concurrency = positiveInt('concurrency', values.concurrency, 4);
   const jobs = positiveInt('jobs', values.jobs, 4);
   const specs = await loadForReconcile(positionals, transportOptions(values), { json: format === 'json' });

@@ -3,6 +3,7 @@ import { watch as chokidarWatch } from 'chokidar';
 import { PlaitError, ErrorCodes } from '../../errors.js';
 import { claimRegistries, closeAllClients } from '../../transports/index.js';
 import { Store, resolveStoreRoot } from '../../core/store/index.js';
+import { setSecretFileWarning } from '../../core/sign/key-file.js';
 import { loadSpecs, parseDuration } from '../../reconcile/spec/index.js';
 import type { ValidSpec } from '../../reconcile/spec/index.js';
 import { toReconcileSpec } from '../../reconcile/from-spec.js';
@@ -46,6 +47,7 @@ export const watch: Command = {
     const store = await Store.open(resolveStoreRoot({ store: str(values.store) }));
     const report = progressReporter(logFormat);
     const say = (msg: string) => process.stderr.write(logFormat === 'json' ? `${JSON.stringify({ time: new Date().toISOString(), event: 'watch', message: msg })}\n` : `${msg}\n`);
+    if (logFormat === 'json') setSecretFileWarning((message) => process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), event: 'warning', message })}\n`));
 
     /** The last good version of every spec, by name. */
     const good = new Map<string, ValidSpec>();

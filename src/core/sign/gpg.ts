@@ -27,6 +27,26 @@ function signError(message: string, cause?: unknown): PlaitError {
   return new PlaitError(ErrorCodes.E_SIGN, message, { ...(cause !== undefined && { cause }) });
 }
 
+// Argon2 runs synchronously inside openpgp's WebAssembly: a key file asking for 255 passes over 2 GiB would stall the
+// whole process for minutes, beyond the reach of signals and timeouts, before "wrong passphrase" could be said. The
+// bounds cover both of RFC 9580's recommended settings (t=1 p=4 m=2^21 KiB; t=3 p=4 m=2^16 KiB) and openpgp's default.
+export const ARGON2_MAX = Object.freeze({ passes: 4, parallelism: 16, memoryExponent: 21 });
+
+interface S2KParams { type?: string; t?: number; p?: number; encodedM?: number }
+
+/** Refuse, before any key derivation, a key whose Argon2 parameters exceed ARGON2_MAX. */
+function checkKdfCost(key: PrivateKey, what: string): void {
+  for (const k of key.getKeys()) {
+    const s2k = (k.keyPacket as unknown as { s2k?: S2KParams | null }).s2k;
+    if (s2k?.type !== 'argon2') continue;
+    const { t = 0, p = 0, encodedM = 0 } = s2k;
+    if (t > ARGON2_MAX.passes || p > ARGON2_MAX.parallelism || encodedM > ARGON2_MAX.memoryExponent) {
+      throw signError(`${what}: Argon2 parameters t=${t} p=${p} m=2^${encodedM} KiB are beyond what plait derives keys with `
+        + `(t ≤ ${ARGON2_MAX.passes}, p ≤ ${ARGON2_MAX.parallelism}, m ≤ 2^${ARGON2_MAX.memoryExponent} KiB); re-encrypt the key with cheaper settings`);
+    }
+  }
+}
+
 /**
  * Read an OpenPGP secret key (armoured or binary) and decrypt it with `passphrase`. A wrong passphrase is E_SIGN;
  * `what` names the key in messages.
@@ -42,8 +62,9 @@ export async function readGpgPrivateKey(data: string | Uint8Array, passphrase: s
     throw signError(`${what}: not an OpenPGP private key (${(e as Error).message})`, e);
   }
   if (!key.isDecrypted()) {
+    checkKdfCost(key, what);
     try {
-      key = await openpgp.decryptKey({ privateKey: key, passphrase });
+      key = await openpgp.decryptKey({ privateKey: key, passphrase, config: { maxArgon2MemoryExponent: ARGON2_MAX.memoryExponent } });
     } catch (e) {
       throw signError(`${what}: wrong passphrase (or corrupt key)`, e);
     }

@@ -27,3 +27,4 @@ export type { NamespaceConfig, RegistriesD, SignatureStorage } from './registrie
 export { sigstoreSigner, gpgSigner } from './signers.js';
 export type { Signer, SignResult, SigstoreSignerOptions, GpgSignerOptions } from './signers.js';
 export * from './passphrase.js';
+export * from './key-file.js';

@@ -1,16 +1,11 @@
-import { readFile } from 'node:fs/promises';
 import { PlaitError, ErrorCodes } from '../../errors.js';
+import { MAX_PASSPHRASE_FILE_BYTES, readSecretFile } from './key-file.js';
 
 // Where signing passphrases come from. A file gives its first line (as skopeo's --sign-passphrase-file reads it: the
 // trailing newline is not part of the passphrase); an environment variable gives its value. Never logged.
 
 export async function readPassphraseFile(file: string, what: string): Promise<string> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (e) {
-    throw new PlaitError(ErrorCodes.E_INVALID, `${what}: cannot read passphrase file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
+  const text = (await readSecretFile(file, { kind: 'passphrase file', what, maxBytes: MAX_PASSPHRASE_FILE_BYTES })).toString('utf8');
   return /^[^\r\n]*/.exec(text)![0];
 }
 

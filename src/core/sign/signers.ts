@@ -1,12 +1,12 @@
 import { createPublicKey } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import type { PrivateKey } from 'openpgp';
-import { ErrorCodes, PlaitError } from '../../errors.js';
+import { ErrorCodes } from '../../errors.js';
 import { parseDigest } from '../../oci/digest.js';
 import { parseReference } from '../../oci/reference.js';
 import { VERSION } from '../../version.js';
 import { readCosignPrivateKey } from './cosign-key.js';
+import { MAX_KEY_FILE_BYTES, readSecretFile } from './key-file.js';
 import { checkLookasideWritable, lookasideBaseDir, readGpgPrivateKey, readLookasideSignatures, signToLookaside, verifyGpgSignature } from './gpg.js';
 import { SIMPLE_SIGNING_PAYLOAD_TYPE, parseSignaturePayload, signingIdentity } from './payload.js';
 import { builtinLookaside, loadRegistriesD, signatureStorageFor } from './registries-d.js';
@@ -68,12 +68,8 @@ function repositoryOf(identity: string): string {
 const SIGSTORE_CREATOR = `plait ${VERSION}`;
 const GPG_CREATOR = `atomic plait ${VERSION}`;
 
-async function readKeyFile(file: string): Promise<Buffer> {
-  try {
-    return await readFile(file);
-  } catch (e) {
-    throw new PlaitError(ErrorCodes.E_SIGN, `cannot read key file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e });
-  }
+function readKeyFile(file: string): Promise<Buffer> {
+  return readSecretFile(file, { kind: 'key file', maxBytes: MAX_KEY_FILE_BYTES, code: ErrorCodes.E_SIGN });
 }
 
 /** Memoise an async step so that concurrent callers share one run and a failure can be retried. */
