@@ -43,6 +43,10 @@ export interface LabInfo {
     pusher: LabUser;
     /** May only pull. */
     puller: LabUser;
+    /** The pusher's OAuth2 refresh token: what an auth.json `identitytoken` holds; the issuer takes it at POST /token. */
+    identityToken: string;
+    /** May pull and push; its password holds characters that URL- and base64-encoding change (` :@/+%&?=#`). */
+    odd: LabUser;
     /** Repositories under this prefix may be pulled without credentials. */
     anonymousPullPrefix: string;
   };
@@ -105,8 +109,9 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
       }, ca);
     });
 
-    const pusher: TokenUser = { name: 'pusher', password: `pw-${secret()}`, actions: ['pull', 'push', 'delete'] };
+    const pusher: TokenUser = { name: 'pusher', password: `pw-${secret()}`, actions: ['pull', 'push', 'delete'], identityToken: `it-${secret()}` };
     const puller: TokenUser = { name: 'puller', password: `pw-${secret()}`, actions: ['pull'] };
+    const odd: TokenUser = { name: 'odd', password: `pw ${secret()}:@/+%&?=#é`, actions: ['pull', 'push'] };
     const service = 'plait-lab-registry';
     const issuerName = 'plait-lab-issuer';
     const anonymousPullPrefix = 'public/';
@@ -117,7 +122,7 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
       await mkdir(dir, { recursive: true });
       await writeFile(issuerLog, '');
       issuer = await startTokenIssuer({
-        service, issuer: issuerName, keyFile: pki.tokenKey, certFile: pki.tokenCert, users: [pusher, puller],
+        service, issuer: issuerName, keyFile: pki.tokenKey, certFile: pki.tokenCert, users: [pusher, puller, odd],
         anonymousPullPrefix, logFile: issuerLog,
       });
       realm = issuer.realm;
@@ -137,6 +142,8 @@ export async function startLab(opts: LabOptions = {}): Promise<Lab> {
         ...token, realm, service, issuer: issuerName, issuerLog,
         pusher: { name: pusher.name, password: pusher.password },
         puller: { name: puller.name, password: puller.password },
+        identityToken: pusher.identityToken!,
+        odd: { name: odd.name, password: odd.password },
         anonymousPullPrefix,
       },
     };

@@ -1,5 +1,5 @@
 import { createServer } from 'node:http';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createPrivateKey, sign, randomBytes, X509Certificate } from 'node:crypto';
 import { readFile, appendFile } from 'node:fs/promises';
 
@@ -12,6 +12,8 @@ export interface TokenUser {
   password: string;
   /** Actions granted on every repository (e.g. ['pull'] or ['pull', 'push', 'delete']). */
   actions: string[];
+  /** An OAuth2 refresh token ("identity token" in auth.json) that stands for this user at POST /token. */
+  identityToken?: string;
 }
 
 export interface TokenIssuerOptions {
@@ -53,10 +55,38 @@ export async function startTokenIssuer(opts: TokenIssuerOptions): Promise<TokenI
   const header = b64url(JSON.stringify({ typ: 'JWT', alg: 'ES256', x5c: [certDer.toString('base64')] }));
 
   const server = createServer((req, res) => {
+    if (req.method === 'POST') {
+      // The OAuth2 form (distribution's token spec, "OAuth2 Token Authentication"): read the body, then answer as GET.
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => answer(req, res, new URLSearchParams(Buffer.concat(chunks).toString('utf8'))));
+      return;
+    }
+    answer(req, res, undefined);
+  });
+
+  const answer = (req: IncomingMessage, res: ServerResponse, form: URLSearchParams | undefined) => {
     const url = new URL(req.url ?? '/', 'http://lab');
+    if (form) {
+      // Form parameters stand where a GET has its query; the grant says how the client proves who it is.
+      for (const k of ['service', 'scope']) for (const v of form.getAll(k)) url.searchParams.append(k, v);
+    }
     let user: TokenUser | undefined;
     const auth = req.headers.authorization;
-    if (auth?.startsWith('Basic ')) {
+    if (form?.get('grant_type') === 'refresh_token') {
+      user = opts.users.find((u) => u.identityToken !== undefined && u.identityToken === form.get('refresh_token'));
+      if (!user) {
+        void appendFile(opts.logFile, `${new Date().toISOString()} POST ${url.pathname} 401 grant=refresh_token\n`);
+        res.writeHead(401, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ errors: [{ code: 'UNAUTHORIZED', message: 'invalid refresh token' }] }));
+        return;
+      }
+    } else if (form) {
+      res.writeHead(400, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: 'unsupported_grant_type' }));
+      return;
+    }
+    if (!form && auth?.startsWith('Basic ')) {
       const [name, ...rest] = Buffer.from(auth.slice(6), 'base64').toString('utf8').split(':');
       const password = rest.join(':');
       user = opts.users.find((u) => u.name === name && u.password === password);
@@ -100,10 +130,10 @@ export async function startTokenIssuer(opts: TokenIssuerOptions): Promise<TokenI
     // JWS ES256 wants the raw r||s form, not DER.
     const sig = sign('sha256', Buffer.from(signingInput), { key, dsaEncoding: 'ieee-p1363' });
     const token = `${signingInput}.${b64url(sig)}`;
-    void appendFile(opts.logFile, `${new Date().toISOString()} ${req.method} ${url.pathname} 200 user=${user?.name ?? '-'} scope=${url.searchParams.getAll('scope').join(' ')} granted=${access.map((a) => `${a.name}:${a.actions.join(',')}`).join(' ')}\n`);
+    void appendFile(opts.logFile, `${new Date().toISOString()} ${req.method} ${url.pathname} 200 user=${user?.name ?? '-'}${form ? ' grant=refresh_token' : ''} scope=${url.searchParams.getAll('scope').join(' ')} granted=${access.map((a) => `${a.name}:${a.actions.join(',')}`).join(' ')}\n`);
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ token, access_token: token, expires_in: expiresIn, issued_at: new Date(now * 1000).toISOString() }));
-  });
+  };
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
