@@ -194,7 +194,7 @@ describe('sigstore attachments', () => {
   it('a key from `plait key generate`: skopeo --sign-by-sigstore-private-key gets to the Debian patch; libsodium + OpenSSL decrypt it', async () => {
     const kdir = await tmp('keygen');
     const passFile = join(kdir, 'pass.txt');
-    await writeFile(passFile, 'generated pass\n');
+    await writeFile(passFile, 'generated pass\n', { mode: 0o600 }); // 0644 would add a permission warning on stderr
     const prefix = join(kdir, 'gen');
     const gen = await runPlait(['key', 'generate', '--prefix', prefix, '--passphrase-file', passFile], { env: { PLAIT_PASSPHRASE: undefined } });
     expect(gen.stderr).toBe('');
