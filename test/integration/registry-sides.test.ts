@@ -178,6 +178,44 @@ describe('TLS failures in one line', () => {
     expect(r.stderr).toContain(`${lab.tls.host}: its TLS certificate is signed by an unknown authority: trust its CA with --cert-dir DIR or a *.crt file in ~/.config/containers/certs.d/${lab.tls.host}/`);
   });
 
+  it('verification is on by default at the destination: apply and manifest push refuse an unknown CA, push nothing; --dest-cert-dir or --dest-tls-verify=false let them through', async () => {
+    const env = await isolated();
+    const dir = await tmp('tls-dest');
+    const store = join(dir, 'store');
+    const dest = `${lab.tls.host}/lab/tls-default`;
+    await writeFile(join(dir, 'ml.yaml'), specYaml('tls-default', [peers.singles[0]!.ref], dest));
+    const side = ['--store', store, '--src-tls-verify=false', '--dest-creds', tlsCreds];
+    const hint = `${lab.tls.host}: its TLS certificate is signed by an unknown authority: trust its CA with --dest-cert-dir DIR or a *.crt file in ~/.config/containers/certs.d/${lab.tls.host}/`;
+    const writes = async (mark: number) => (await entriesSince(lab.tls.accessLog, mark)).filter((e) => e.method === 'PUT' || e.method === 'POST' || e.method === 'PATCH');
+
+    // No flag: refused. The handshake fails, so the registry logs no request at all, let alone a write.
+    let mark = await logMark(lab.tls.accessLog);
+    const a = await runPlait(['apply', ...side, join(dir, 'ml.yaml')], { env });
+    expect(a.code).toBe(1);
+    expect(a.stderr).toContain(hint);
+    expect(a.stderr).toContain('--dest-tls-verify=false');
+    expect(await entriesSince(lab.tls.accessLog, mark)).toEqual([]);
+
+    const create = await runPlait(['manifest', 'create', '--store', store, '--tls-verify=false', 'tls-default', `docker://${peers.singles[0]!.ref}`], { env });
+    expect(create.code, create.stderr).toBe(0);
+    mark = await logMark(lab.tls.accessLog);
+    const p = await runPlait(['manifest', 'push', ...side, 'tls-default', `docker://${dest}:pushed`], { env });
+    expect(p.code).toBe(1);
+    noDump(p.stderr);
+    expect(p.stderr).toBe(`plait: ${hint} (or /etc/containers/certs.d/${lab.tls.host}/), or use --dest-tls-verify=false\n`);
+    expect(await entriesSince(lab.tls.accessLog, mark)).toEqual([]);
+
+    // The lab CA through --dest-cert-dir, or verification off for the destination only: accepted, and written.
+    for (const [i, fix] of [['--dest-cert-dir', lab.certDir], ['--dest-tls-verify=false']].entries()) {
+      mark = await logMark(lab.tls.accessLog);
+      const ok = await runPlait(['apply', ...side, ...fix, join(dir, 'ml.yaml')], { env });
+      expect(ok.code, ok.stderr).toBe(0);
+      const pushed = await runPlait(['manifest', 'push', ...side, ...fix, 'tls-default', `docker://${dest}:pushed-${i}`], { env });
+      expect(pushed.code, pushed.stderr).toBe(0);
+      expect((await writes(mark)).length).toBeGreaterThan(0);
+    }
+  });
+
   describe('hostname mismatch and expiry (the lab CA, a name it does not cover, dates long past)', () => {
     const servers: Server[] = [];
     const hosts: Record<'mismatch' | 'expired', string> = { mismatch: '', expired: '' };
