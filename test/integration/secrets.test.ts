@@ -294,7 +294,11 @@ describe('no secret anywhere plait writes', () => {
 describe('key files open to group or others', () => {
   const push = (key: string, pass: string, tag: string, extra: NodeJS.ProcessEnv = {}) => runPlait(['manifest', 'push', ...S(), '--cert-dir', lab.certDir,
     '--creds', `${TLS_USER.name}:${TLS_USER.password}`, '--sign-by-sigstore-private-key', key, '--sign-passphrase-file', pass,
-    'secrets-push', `docker://${lab.tls.host}/secrets/perm:${tag}`], { env: { ...env, ...extra }, cwd: dir });
+    'secrets-perm', `docker://${lab.tls.host}/secrets/perm:${tag}`], { env: { ...env, ...extra }, cwd: dir });
+  beforeAll(async () => {
+    const r = await runPlait(['manifest', 'create', ...S(), '--cert-dir', lab.certDir, '--creds', `${TLS_USER.name}:${TLS_USER.password}`, 'secrets-perm', TLS_SRC()], { env });
+    expect(r.code, r.stderr).toBe(0);
+  });
   const warning = (f: string, mode: string, who: string) => `plait: warning: ${f} has mode ${mode}: ${who} can access this secret; make it private with: chmod 600 ${f}`;
 
   it('0644 key and passphrase file: one warning line each (file, mode, fix), and the push still signs', async () => {
