@@ -1,13 +1,17 @@
-import { createHash } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { execFile } from 'node:child_process';
+import { createHash, createPublicKey, verify } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 
 // The torture checker: walks a destination repository straight on the registry (never through the fault proxy) with
 // its own HTTP and its own sha256, so that plait's code is not what judges plait. A tag that resolves must name a
 // list whose every child manifest, config and layer exists and hashes to its digest; a signature that exists must be
-// one openssl verifies with the public key, over a payload naming the digest it sits beside.
+// one that verifies with the public key (node:crypto, not plait's signer), over a payload naming the digest it sits
+// beside.
+//
+// Content-addressed things are proven once per torture invocation: a blob or a manifest is fetched and hashed the
+// first time its digest is met (streamed, never held whole for blobs), and after that a HEAD in the repository being
+// checked proves it is present there with the right size — the registry shares one copy of a digest's bytes across
+// repositories, so its bytes cannot have changed since. Tags (list tags, signature tags) are read in full every time.
 
 export interface RegistryAccess {
   /** http://host:port of the registry itself. */
@@ -21,16 +25,29 @@ export interface RegistryAccess {
 export interface CheckOptions {
   repository: string;
   tags: string[];
-  publicKeyFile: string;
+  /** Children every list that a tag names must have (a list with fewer is incomplete). */
+  children?: number;
   /** After a clean apply: every tag, child and signature must be there (and the children as many as expected). */
   complete?: { children: number };
 }
 
+/** What a violation is about; the summary counts them per kind. */
+export type ViolationKind =
+  | 'tag-incomplete' | 'bad-signature' | 'not-converged' | 'store-corrupt' | 'stale-lock' | 'temp-files'
+  | 'unclear-failure' | 'hang' | 'lost-update';
+
+export interface Violation { kind: ViolationKind; text: string }
+
 export interface CheckResult {
-  violations: string[];
+  violations: Violation[];
   /** Digest each tag resolved to (missing tags absent). */
   tags: Record<string, string>;
+  /** Platform of each child of each resolved tag, in list order ("amd64", "arm/v7", …). */
+  platforms: Record<string, string[]>;
+  /** Blobs and manifests fetched and hashed in this check (first sight of their digest). */
   blobsVerified: number;
+  /** Already-proven digests confirmed present in this repository by HEAD. */
+  presenceChecked: number;
   signaturesVerified: number;
 }
 
@@ -40,142 +57,213 @@ const ACCEPT = [
 ].join(', ');
 const INDEX_TYPES = new Set(['application/vnd.oci.image.index.v1+json', 'application/vnd.docker.distribution.manifest.list.v2+json']);
 const SIG_ANNOTATION = 'dev.cosignproject.cosign/signature';
+/** Requests one check has in flight at most. */
+const PARALLEL = 6;
 
 const sha256 = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
-async function token(a: RegistryAccess, repository: string): Promise<string> {
-  const u = new URL(a.realm);
-  u.searchParams.set('service', a.service);
-  u.searchParams.set('scope', `repository:${repository}:pull`);
-  const res = await fetch(u, { headers: { authorization: `Basic ${Buffer.from(`${a.user}:${a.password}`).toString('base64')}` } });
-  if (res.status !== 200) throw new Error(`checker: token endpoint answered ${res.status}`);
-  const body = await res.json() as { token: string };
-  return body.token;
+interface Manifest { digest: string; type: string; json: Record<string, unknown>; bytes: Buffer }
+
+async function pool<T>(items: T[], n: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(n, items.length) }, async () => {
+    while (next < items.length) await fn(items[next++]!);
+  }));
 }
 
-function openssl(args: string[]): Promise<{ code: number; out: string }> {
-  return new Promise((resolve) => {
-    execFile('openssl', args, (err, stdout, stderr) => {
-      resolve({ code: err ? 1 : 0, out: `${stdout}${stderr}` });
-    });
-  });
-}
+export class Checker {
+  private readonly a: RegistryAccess;
+  private key?: KeyObject;
+  private readonly publicKeyFile: string;
+  /** Digests whose bytes were fetched and hashed (blobs and manifests alike). */
+  private readonly proven = new Set<string>();
+  /** Manifests proven by digest, kept for their JSON (small). */
+  private readonly manifests = new Map<string, Manifest>();
+  /** Signature manifests whose every layer verified, with the digest they sign. */
+  private readonly signatures = new Map<string, string>();
 
-export async function checkDestination(a: RegistryAccess, o: CheckOptions): Promise<CheckResult> {
-  const repo = o.repository;
-  const bearer = `Bearer ${await token(a, repo)}`;
-  const result: CheckResult = { violations: [], tags: {}, blobsVerified: 0, signaturesVerified: 0 };
-  const bad = (s: string) => result.violations.push(`${repo}: ${s}`);
-  const get = async (path: string, accept = ACCEPT) => {
-    const res = await fetch(`${a.url}/v2/${repo}/${path}`, { headers: { authorization: bearer, accept } });
-    return { status: res.status, type: (res.headers.get('content-type') ?? '').split(';')[0]!.trim(), digest: res.headers.get('docker-content-digest'), body: Buffer.from(await res.arrayBuffer()) };
-  };
-  const verifiedBlobs = new Set<string>();
-  const blob = async (digest: string, size: number, what: string) => {
-    if (verifiedBlobs.has(digest)) return;
-    const r = await get(`blobs/${digest}`, '*/*');
-    if (r.status !== 200) return bad(`${what} ${digest}: blob answered ${r.status}`);
-    if (sha256(r.body) !== digest) return bad(`${what} ${digest}: blob bytes hash to ${sha256(r.body)}`);
-    if (size >= 0 && r.body.length !== size) return bad(`${what} ${digest}: ${r.body.length} bytes, descriptor says ${size}`);
-    verifiedBlobs.add(digest);
-    result.blobsVerified++;
-  };
-  const manifest = async (ref: string, what: string) => {
-    const r = await get(`manifests/${ref}`);
-    if (r.status === 404) return undefined;
-    if (r.status !== 200) {
-      bad(`${what} ${ref}: manifest answered ${r.status}`);
-      return undefined;
-    }
-    const d = sha256(r.body);
-    if (ref.startsWith('sha256:') && d !== ref) bad(`${what} ${ref}: manifest bytes hash to ${d}`);
-    if (r.digest && r.digest !== d) bad(`${what} ${ref}: Docker-Content-Digest ${r.digest} but the bytes hash to ${d}`);
-    let json: Record<string, unknown>;
-    try {
-      json = JSON.parse(r.body.toString('utf8')) as Record<string, unknown>;
-    } catch {
-      bad(`${what} ${ref}: manifest is not JSON`);
-      return undefined;
-    }
-    return { digest: d, type: r.type, json, bytes: r.body };
-  };
+  constructor(access: RegistryAccess, publicKeyFile: string) {
+    this.a = access;
+    this.publicKeyFile = publicKeyFile;
+  }
 
-  const tmp = await mkdtemp(join(tmpdir(), 'plait-torture-check-'));
-  try {
+  private async token(repository: string): Promise<string> {
+    const u = new URL(this.a.realm);
+    u.searchParams.set('service', this.a.service);
+    u.searchParams.set('scope', `repository:${repository}:pull`);
+    const res = await fetch(u, { headers: { authorization: `Basic ${Buffer.from(`${this.a.user}:${this.a.password}`).toString('base64')}` } });
+    if (res.status !== 200) throw new Error(`checker: token endpoint answered ${res.status}`);
+    return (await res.json() as { token: string }).token;
+  }
+
+  async check(o: CheckOptions): Promise<CheckResult> {
+    this.key ??= createPublicKey(await readFile(this.publicKeyFile));
+    const key = this.key;
+    const repo = o.repository;
+    const bearer = `Bearer ${await this.token(repo)}`;
+    const result: CheckResult = { violations: [], tags: {}, platforms: {}, blobsVerified: 0, presenceChecked: 0, signaturesVerified: 0 };
+    const bad = (kind: ViolationKind, s: string): void => {
+      result.violations.push({ kind, text: `${repo}: ${s}` });
+    };
+    const url = (path: string) => `${this.a.url}/v2/${repo}/${path}`;
+    const headers = (accept: string) => ({ authorization: bearer, accept });
+
+    /** HEAD: present in this repository with this size? */
+    const present = async (kind: 'blobs' | 'manifests', digest: string, size: number): Promise<string | undefined> => {
+      const res = await fetch(url(`${kind}/${digest}`), { method: 'HEAD', headers: headers(kind === 'blobs' ? '*/*' : ACCEPT) });
+      result.presenceChecked++;
+      if (res.status !== 200) return `answered ${res.status}`;
+      const len = Number(res.headers.get('content-length') ?? -1);
+      if (size >= 0 && len !== size) return `is ${len} bytes, the descriptor says ${size}`;
+      return undefined;
+    };
+
+    const blob = async (digest: string, size: number, what: string) => {
+      if (this.proven.has(digest)) {
+        const why = await present('blobs', digest, size);
+        if (why) bad('tag-incomplete', `${what} ${digest}: ${why}`);
+        return;
+      }
+      const res = await fetch(url(`blobs/${digest}`), { headers: headers('*/*') });
+      if (res.status !== 200 || !res.body) {
+        await res.body?.cancel();
+        return bad('tag-incomplete', `${what} ${digest}: blob answered ${res.status}`);
+      }
+      const h = createHash('sha256');
+      let n = 0;
+      for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+        h.update(chunk);
+        n += chunk.length;
+      }
+      const got = `sha256:${h.digest('hex')}`;
+      if (got !== digest) return bad('tag-incomplete', `${what} ${digest}: blob bytes hash to ${got}`);
+      if (size >= 0 && n !== size) return bad('tag-incomplete', `${what} ${digest}: ${n} bytes, descriptor says ${size}`);
+      this.proven.add(digest);
+      result.blobsVerified++;
+    };
+
+    /** A manifest by tag (always read) or by digest (read once, then HEAD). undefined: 404 or reported. */
+    const manifest = async (ref: string, what: string, size = -1): Promise<Manifest | undefined> => {
+      const known = this.manifests.get(ref);
+      if (known) {
+        const why = await present('manifests', ref, size);
+        if (why === 'answered 404') return undefined;
+        if (why) bad('tag-incomplete', `${what} ${ref}: manifest ${why}`);
+        return known;
+      }
+      const res = await fetch(url(`manifests/${ref}`), { headers: headers(ACCEPT) });
+      const body = Buffer.from(await res.arrayBuffer());
+      if (res.status === 404) return undefined;
+      if (res.status !== 200) {
+        bad('tag-incomplete', `${what} ${ref}: manifest answered ${res.status}`);
+        return undefined;
+      }
+      const d = sha256(body);
+      const announced = res.headers.get('docker-content-digest');
+      if (ref.startsWith('sha256:') && d !== ref) bad('tag-incomplete', `${what} ${ref}: manifest bytes hash to ${d}`);
+      if (announced && announced !== d) bad('tag-incomplete', `${what} ${ref}: Docker-Content-Digest ${announced} but the bytes hash to ${d}`);
+      let json: Record<string, unknown>;
+      try {
+        json = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
+      } catch {
+        bad('tag-incomplete', `${what} ${ref}: manifest is not JSON`);
+        return undefined;
+      }
+      const m = { digest: d, type: (res.headers.get('content-type') ?? '').split(';')[0]!.trim(), json, bytes: body };
+      if (ref === d) {
+        this.manifests.set(d, m);
+        this.proven.add(d);
+        result.blobsVerified++;
+      }
+      return m;
+    };
+
     const signed: string[] = [];
+    const child = async (tag: string, c: { digest: string; size: number }) => {
+      const m = await manifest(c.digest, `tag ${tag} child`, c.size);
+      if (!m) return bad('tag-incomplete', `tag ${tag}: child ${c.digest} is missing`);
+      if (m.bytes.length !== c.size) bad('tag-incomplete', `tag ${tag}: child ${c.digest} is ${m.bytes.length} bytes, the list says ${c.size}`);
+      const im = m.json as { config?: { digest: string; size: number }; layers?: Array<{ digest: string; size: number }> };
+      if (!im.config || !Array.isArray(im.layers)) return bad('tag-incomplete', `tag ${tag}: child ${c.digest} is not an image manifest`);
+      await blob(im.config.digest, im.config.size, `child ${c.digest} config`);
+      for (const l of im.layers) await blob(l.digest, l.size, `child ${c.digest} layer`);
+    };
+
     for (const tag of o.tags) {
       const list = await manifest(tag, `tag ${tag}`);
       if (!list) {
-        if (o.complete) bad(`tag ${tag} does not resolve`);
+        if (o.complete) bad('not-converged', `tag ${tag} does not resolve`);
         continue;
       }
       result.tags[tag] = list.digest;
       if (!INDEX_TYPES.has(list.type)) {
-        bad(`tag ${tag} names a ${list.type}, not a list`);
+        bad('tag-incomplete', `tag ${tag} names a ${list.type}, not a list`);
         continue;
       }
-      const children = (list.json.manifests ?? []) as Array<{ digest: string; size: number; mediaType: string }>;
-      if (o.complete && children.length !== o.complete.children) bad(`tag ${tag}: ${children.length} children, expected ${o.complete.children}`);
+      const children = (list.json.manifests ?? []) as Array<{ digest: string; size: number; platform?: { architecture?: string; variant?: string } }>;
+      result.platforms[tag] = children.map((c) => [c.platform?.architecture, c.platform?.variant].filter(Boolean).join('/'));
+      if (o.children !== undefined && children.length !== o.children) bad('tag-incomplete', `tag ${tag}: names a list of ${children.length} children, not ${o.children}`);
+      else if (o.complete && children.length !== o.complete.children) bad('not-converged', `tag ${tag}: ${children.length} children, expected ${o.complete.children}`);
       if (!signed.includes(list.digest)) signed.push(list.digest);
-      for (const c of children) {
-        const child = await manifest(c.digest, `tag ${tag} child`);
-        if (!child) {
-          bad(`tag ${tag}: child ${c.digest} is missing`);
-          continue;
-        }
-        if (child.bytes.length !== c.size) bad(`tag ${tag}: child ${c.digest} is ${child.bytes.length} bytes, the list says ${c.size}`);
-        if (!signed.includes(c.digest)) signed.push(c.digest);
-        const m = child.json as { config?: { digest: string; size: number }; layers?: Array<{ digest: string; size: number }> };
-        if (!m.config || !Array.isArray(m.layers)) {
-          bad(`tag ${tag}: child ${c.digest} is not an image manifest`);
-          continue;
-        }
-        await blob(m.config.digest, m.config.size, `child ${c.digest} config`);
-        for (const l of m.layers) await blob(l.digest, l.size, `child ${c.digest} layer`);
-      }
+      for (const c of children) if (!signed.includes(c.digest)) signed.push(c.digest);
+      await pool(children, PARALLEL, (c) => child(tag, c));
     }
-    for (const d of signed) {
+
+    await pool(signed, PARALLEL, async (d) => {
       const att = await manifest(`${d.replace(':', '-')}.sig`, 'signature of');
       if (!att) {
-        if (o.complete) bad(`${d} has no sigstore signature`);
-        continue;
+        if (o.complete) bad('not-converged', `${d} has no sigstore signature`);
+        return;
       }
       const layers = ((att.json.layers ?? []) as Array<{ digest: string; size: number; annotations?: Record<string, string> }>);
-      if (layers.length === 0) bad(`signature of ${d} has no layers`);
+      if (this.signatures.get(att.digest) === d) {
+        // Proven before: its payloads need only be present here.
+        for (const l of layers) {
+          const why = await present('blobs', l.digest, l.size);
+          if (why) bad('bad-signature', `signature of ${d}: payload ${l.digest} ${why}`);
+        }
+        return;
+      }
+      if (layers.length === 0) return bad('bad-signature', `signature of ${d} has no layers`);
+      let ok = true;
       for (const l of layers) {
-        const r = await get(`blobs/${l.digest}`, '*/*');
-        if (r.status !== 200 || sha256(r.body) !== l.digest) {
-          bad(`signature of ${d}: payload ${l.digest} missing or damaged (${r.status})`);
+        const res = await fetch(url(`blobs/${l.digest}`), { headers: headers('*/*') });
+        const body = Buffer.from(await res.arrayBuffer());
+        if (res.status !== 200 || sha256(body) !== l.digest) {
+          bad('bad-signature', `signature of ${d}: payload ${l.digest} missing or damaged (${res.status})`);
+          ok = false;
           continue;
         }
         let payload: { critical?: { image?: Record<string, string> } };
         try {
-          payload = JSON.parse(r.body.toString('utf8')) as typeof payload;
+          payload = JSON.parse(body.toString('utf8')) as typeof payload;
         } catch {
-          bad(`signature of ${d}: payload is not JSON`);
+          bad('bad-signature', `signature of ${d}: payload is not JSON`);
+          ok = false;
           continue;
         }
-        if (payload.critical?.image?.['docker-manifest-digest'] !== d) bad(`signature of ${d}: payload signs ${payload.critical?.image?.['docker-manifest-digest']}`);
+        if (payload.critical?.image?.['docker-manifest-digest'] !== d) {
+          bad('bad-signature', `signature of ${d}: payload signs ${payload.critical?.image?.['docker-manifest-digest']}`);
+          ok = false;
+        }
         const sig = l.annotations?.[SIG_ANNOTATION];
         if (!sig) {
-          bad(`signature of ${d}: layer without a signature annotation`);
+          bad('bad-signature', `signature of ${d}: layer without a signature annotation`);
+          ok = false;
           continue;
         }
-        const pf = join(tmp, 'payload');
-        const sf = join(tmp, 'sig');
-        await writeFile(pf, r.body);
-        await writeFile(sf, Buffer.from(sig, 'base64'));
-        const v = await openssl(['dgst', '-sha256', '-verify', o.publicKeyFile, '-signature', sf, pf]);
-        if (v.code !== 0 || !v.out.includes('Verified OK')) bad(`signature of ${d}: openssl does not verify it (${v.out.trim().split('\n')[0]})`);
-        else result.signaturesVerified++;
+        if (!verify('sha256', body, key, Buffer.from(sig, 'base64'))) {
+          bad('bad-signature', `signature of ${d}: does not verify with the public key`);
+          ok = false;
+        } else result.signaturesVerified++;
       }
-    }
+      if (ok) this.signatures.set(att.digest, d);
+    });
+
     if (o.complete) {
       const digests = new Set(Object.values(result.tags));
-      if (digests.size > 1) bad(`tags name different lists: ${JSON.stringify(result.tags)}`);
+      if (digests.size > 1) bad('not-converged', `tags name different lists: ${JSON.stringify(result.tags)}`);
     }
-  } finally {
-    await rm(tmp, { recursive: true, force: true });
+    return result;
   }
-  return result;
 }

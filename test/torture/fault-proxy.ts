@@ -1,17 +1,17 @@
-import { createServer, request } from 'node:http';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
 import { createHash } from 'node:crypto';
+import { BODY_FAULTS, startFaultProxy } from '../lab/corrupting-proxy.js';
+import type { Fault, FaultKind } from '../lab/corrupting-proxy.js';
 
-// The torture proxy: loopback HTTP in front of a lab registry that, by seed, turns some requests into the faults a real
+// The torture proxy: the lab's fault proxy with faults chosen by seed, turning some requests into the faults a real
 // network and a real registry produce. A request's fate is a hash of (seed, method, path, how many times that same
-// request was seen), so a seed names the same faults whatever order concurrent requests arrive in.
+// request was seen in this run), so a seed names the same faults whatever order concurrent requests arrive in.
 
+/** What the seed picks from; token-expired is a 401 with error="invalid_token", as distribution answers a stale token. */
 export const FAULT_KINDS = [
   'status-500', 'status-502', 'status-503', 'rate-limit', 'reset-mid-body', 'stall', 'truncate',
   'length-short', 'length-long', 'corrupt', 'token-expired',
 ] as const;
-export type FaultKind = typeof FAULT_KINDS[number];
+export type TortureFault = typeof FAULT_KINDS[number];
 
 export interface TortureProxy {
   host: string;
@@ -23,6 +23,8 @@ export interface TortureProxy {
   rate: number;
   injected: Record<string, number>;
   requests: number;
+  /** Start a run: its seed and rate, and a fresh count of repeated requests, so a seed names the same faults whatever ran before. */
+  reset(seed: number, rate: number): void;
   close(): Promise<void>;
 }
 
@@ -42,131 +44,55 @@ function hash32(s: string): number {
   return createHash('sha256').update(s).digest().readUInt32BE(0);
 }
 
-const BODY_FAULTS = new Set<FaultKind>(['reset-mid-body', 'truncate', 'length-short', 'length-long', 'corrupt']);
+function toFault(k: TortureFault, challenge: string): Fault {
+  switch (k) {
+    case 'status-500': return { kind: 'status', status: 500 };
+    case 'status-502': return { kind: 'status', status: 502 };
+    case 'status-503': return { kind: 'status', status: 503 };
+    case 'rate-limit': return { kind: 'status', status: 429, headers: { 'retry-after': '1' } };
+    case 'token-expired': return { kind: 'status', status: 401, headers: { 'www-authenticate': `${challenge},error="invalid_token"` } };
+    default: return { kind: k };
+  }
+}
 
 export async function startTortureProxy(targetHost: string, opts: { seed: number; rate: number; challenge: string }): Promise<TortureProxy> {
-  const [thost, tport] = targetHost.split(':');
   const counts = new Map<string, number>();
-  const sockets = new Set<Socket>();
 
-  const pick = (method: string, path: string, hasBearer: boolean): FaultKind | undefined => {
-    if (!proxy.enabled) return undefined;
+  const pick = (method: string, path: string, hasBearer: boolean): TortureFault | undefined => {
+    if (!tp.enabled) return undefined;
     const key = `${method} ${path}`;
     const n = (counts.get(key) ?? 0) + 1;
     counts.set(key, n);
-    const r = rng(hash32(`${proxy.seed}\u0000${key}\u0000${n}`));
-    if (r() >= proxy.rate) return undefined;
+    const r = rng(hash32(`${tp.seed}\u0000${key}\u0000${n}`));
+    if (r() >= tp.rate) return undefined;
     let kinds = FAULT_KINDS.filter((k) => k !== 'token-expired' || hasBearer);
-    // A HEAD has no body to damage.
-    if (method === 'HEAD') kinds = kinds.filter((k) => !BODY_FAULTS.has(k));
+    // Only a GET's body can be damaged.
+    if (method !== 'GET') kinds = kinds.filter((k) => !BODY_FAULTS.has(k as FaultKind));
     return kinds[Math.floor(r() * kinds.length)];
   };
 
-  const count = (k: FaultKind) => {
-    proxy.injected[k] = (proxy.injected[k] ?? 0) + 1;
-  };
-
-  const answer = (req: IncomingMessage, res: ServerResponse, status: number, headers: Record<string, string> = {}) => {
-    req.resume();
-    res.writeHead(status, { 'content-type': 'application/json', ...headers });
-    res.end(JSON.stringify({ errors: [{ code: status === 401 ? 'UNAUTHORIZED' : 'UNAVAILABLE', message: 'injected by the torture proxy' }] }));
-  };
-
-  const server: Server = createServer((req, res) => {
-    proxy.requests++;
-    const method = req.method ?? 'GET';
-    const path = req.url ?? '/';
-    const f = pick(method, path, (req.headers.authorization ?? '').startsWith('Bearer '));
-    if (f) count(f);
-    switch (f) {
-      case 'status-500': return answer(req, res, 500);
-      case 'status-502': return answer(req, res, 502);
-      case 'status-503': return answer(req, res, 503);
-      case 'rate-limit': return answer(req, res, 429, { 'retry-after': '1' });
-      case 'token-expired':
-        // What distribution answers for a token past its exp.
-        return answer(req, res, 401, { 'www-authenticate': `${opts.challenge},error="invalid_token"` });
-      case 'stall':
-        // Read the request, answer nothing: only the client's timeout ends it.
-        req.resume();
-        return;
-      default:
-    }
-    const bodyFault = f && BODY_FAULTS.has(f) ? f : undefined;
-    const up = request({ host: thost, port: Number(tport), method, path, headers: { ...req.headers, host: targetHost } }, (ur) => {
-      const headers = { ...ur.headers };
-      if (typeof headers.location === 'string') headers.location = headers.location.replace(`http://${targetHost}`, proxy.url);
-      const status = ur.statusCode ?? 502;
-      if (!bodyFault || method === 'HEAD' || status !== 200) {
-        res.writeHead(status, headers);
-        ur.pipe(res);
-        return;
-      }
-      const chunks: Buffer[] = [];
-      ur.on('data', (c: Buffer) => chunks.push(c));
-      ur.on('end', () => {
-        const body = Buffer.concat(chunks);
-        const half = body.subarray(0, Math.floor(body.length / 2));
-        const sock = res.socket;
-        switch (bodyFault) {
-          case 'corrupt': {
-            if (body.length > 0) body[Math.floor(body.length / 2)]! ^= 0x5a;
-            res.writeHead(status, headers);
-            res.end(body);
-            return;
-          }
-          case 'length-short': {
-            // Announce fewer bytes than the body has and send only those: the client believes it got everything.
-            const n = Math.max(0, body.length - 1 - Math.floor(body.length / 3));
-            res.writeHead(status, { ...headers, 'content-length': String(n) });
-            res.end(body.subarray(0, n));
-            return;
-          }
-          case 'length-long':
-            res.writeHead(status, { ...headers, 'content-length': String(body.length + 17) });
-            res.write(body);
-            // The promised rest never comes.
-            setTimeout(() => sock?.destroy(), 50);
-            return;
-          case 'truncate':
-            res.writeHead(status, headers);
-            res.write(half);
-            setTimeout(() => sock?.end(), 20);
-            return;
-          case 'reset-mid-body':
-            res.writeHead(status, headers);
-            res.write(half);
-            setTimeout(() => sock?.resetAndDestroy(), 20);
-            return;
-          default:
-        }
-      });
-    });
-    up.on('error', () => {
-      if (!res.headersSent) res.writeHead(502);
-      res.end();
-    });
-    req.pipe(up);
+  const proxy = await startFaultProxy(targetHost, (method, path, headers) => {
+    tp.requests++;
+    const k = pick(method, path, (headers.authorization ?? '').startsWith('Bearer '));
+    if (!k) return undefined;
+    tp.injected[k] = (tp.injected[k] ?? 0) + 1;
+    return toFault(k, opts.challenge);
   });
-  server.on('connection', (s: Socket) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const addr = server.address();
-  const port = typeof addr === 'object' && addr ? addr.port : 0;
-  const proxy: TortureProxy = {
-    host: `127.0.0.1:${port}`,
-    url: `http://127.0.0.1:${port}`,
+  const tp: TortureProxy = {
+    host: proxy.host,
+    url: proxy.url,
     enabled: false,
     seed: opts.seed,
     rate: opts.rate,
     injected: {},
     requests: 0,
-    close: () => new Promise<void>((resolve) => {
-      for (const s of sockets) s.destroy();
-      server.close(() => resolve());
-    }),
+    reset: (seed: number, rate: number) => {
+      tp.seed = seed;
+      tp.rate = rate;
+      counts.clear();
+      proxy.seen.length = 0;
+    },
+    close: () => proxy.close(),
   };
-  return proxy;
+  return tp;
 }

@@ -1,181 +1,345 @@
-// npm run torture [-- --seed N --runs N --crash-runs N --concurrency-runs N --full --time-limit SECONDS]
+// npm run torture [-- OPTIONS]   (--help lists them)
 //
 // Randomized proof that plait loses nothing: fault runs through a seeded fault proxy in front of the lab's token-auth
 // registry, SIGKILLed runs (failpoints and random timers), and concurrent writers on one store and one registry. After
-// every run a checker walks the destination straight on the registry. Loopback only; bounded in count and in time.
-// Exit 1 on any violation.
+// every run a checker walks the destination straight on the registry, and the store is audited. Every run has its own
+// repository and its own store, so a seed names the same run whatever ran before it or beside it (--parallel).
+// Loopback only; bounded in count and in time. Exit 1 on any violation (or when --full was cut short).
 
-import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { startLab } from '../lab/lab.js';
 import { generateLayout } from '../lab/fixtures/generate.js';
 import { startTortureProxy, rng } from './fault-proxy.js';
 import type { TortureProxy } from './fault-proxy.js';
-import { checkDestination } from './checker.js';
-import type { RegistryAccess } from './checker.js';
+import { Checker } from './checker.js';
+import type { CheckOptions, CheckResult, RegistryAccess, Violation, ViolationKind } from './checker.js';
+import { auditStore, clearFailure, oneLine, plait, specYaml, PLATFORMS, RUN_LIMIT_MS, TAGS } from './steps.js';
+import type { Ran } from './steps.js';
+import { summary } from './summary.js';
+import type { Stats } from './summary.js';
 
-const PLAIT = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
-const PLATFORMS = ['linux/amd64', 'linux/arm64/v8', 'linux/arm/v7', 'linux/s390x'];
-const TAGS = ['v1', 'latest'];
-/** A fault run that neither ends nor fails in this long has hung: a violation. */
-const RUN_LIMIT_MS = 180_000;
+const HELP = `npm run torture -- [options]
 
-interface Options { seed: number; runs: number; crashRuns: number; concurrencyRuns: number; timeLimitS: number; keep: boolean }
+  --seed N              first fault seed (default 1); crash seeds start at N+100000
+  --runs N              fault runs, seeds N.. (default 4)
+  --crash-runs N        SIGKILLed runs, each followed by a clean re-run (default 3)
+  --concurrency-runs N  rounds of 6 concurrent writers on one store and one repository (default 1)
+  --parallel N          fault and crash runs at once, each with its own proxy, store and repository (default 1)
+  --max-fault-rate R    upper bound of the per-request fault chance drawn per seed (default 0.035)
+  --time-limit S        start no new run after S seconds (default 170)
+  --full                full mode: --runs 200 --crash-runs 50 --concurrency-runs 4 --parallel 2 --time-limit 10800;
+                        explicit options win; exit 1 if the time limit cuts it short
+  --keep                keep the lab and the work directory
+  --help                this text
+`;
 
-function parseOptions(argv: string[]): Options {
-  const o: Options = { seed: 1, runs: 4, crashRuns: 3, concurrencyRuns: 1, timeLimitS: 170, keep: false };
-  let full = false;
+interface Options {
+  seed: number; runs: number; crashRuns: number; concurrencyRuns: number; parallel: number; maxRate: number;
+  timeLimitS: number; keep: boolean; full: boolean; argv: string[];
+}
+
+function parseOptions(argv: string[]): Options | undefined {
+  const o: Options = { seed: 1, runs: 4, crashRuns: 3, concurrencyRuns: 1, parallel: 1, maxRate: 0.035, timeLimitS: 170, keep: false, full: false, argv };
   const explicit = new Set<string>();
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
-    const num = () => {
-      const v = Number(argv[++i]);
-      if (!Number.isInteger(v) || v < 0) throw new Error(`torture: ${a} takes a non-negative integer`);
+    const value = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`torture: ${a} needs a value`);
       explicit.add(a);
       return v;
     };
-    if (a === '--seed') o.seed = num();
-    else if (a === '--runs') o.runs = num();
-    else if (a === '--crash-runs') o.crashRuns = num();
-    else if (a === '--concurrency-runs') o.concurrencyRuns = num();
-    else if (a === '--time-limit') o.timeLimitS = num();
-    else if (a === '--full') full = true;
+    const int = (min = 0) => {
+      const v = Number(value());
+      if (!Number.isInteger(v) || v < min) throw new Error(`torture: ${a} takes an integer >= ${min}`);
+      return v;
+    };
+    if (a === '--seed') o.seed = int();
+    else if (a === '--runs') o.runs = int();
+    else if (a === '--crash-runs') o.crashRuns = int();
+    else if (a === '--concurrency-runs') o.concurrencyRuns = int();
+    else if (a === '--parallel') o.parallel = int(1);
+    else if (a === '--time-limit') o.timeLimitS = int();
+    else if (a === '--max-fault-rate') {
+      const v = Number(value());
+      if (!(v > 0.005 && v <= 1)) throw new Error('torture: --max-fault-rate takes a number in (0.005, 1]');
+      o.maxRate = v;
+    } else if (a === '--full') o.full = true;
     else if (a === '--keep') o.keep = true;
-    else throw new Error(`torture: unknown argument ${a}`);
+    else if (a === '--help' || a === '-h') return undefined;
+    else throw new Error(`torture: unknown argument ${a} (see --help)`);
   }
-  if (full) {
+  if (o.full) {
     if (!explicit.has('--runs')) o.runs = 200;
     if (!explicit.has('--crash-runs')) o.crashRuns = 50;
-    if (!explicit.has('--concurrency-runs')) o.concurrencyRuns = 10;
+    if (!explicit.has('--concurrency-runs')) o.concurrencyRuns = 4;
+    if (!explicit.has('--parallel')) o.parallel = 2;
     if (!explicit.has('--time-limit')) o.timeLimitS = 3 * 3600;
   }
   return o;
 }
 
-interface Ran { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; timedOut: boolean }
+/** What every run needs: the lab, keys, the checker and where its results go. */
+interface Ctx {
+  o: Options;
+  work: string;
+  access: RegistryAccess;
+  creds: string[];
+  keyFile: string;
+  passFile: string;
+  checker: Checker;
+  stats: Stats;
+  violations: Violation[];
+}
 
-function plait(args: string[], env: NodeJS.ProcessEnv, opts: { killAfterMs?: number; limitMs?: number } = {}): Promise<Ran> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [PLAIT, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (c: Buffer) => out.push(c));
-    child.stderr.on('data', (c: Buffer) => err.push(c));
-    let timedOut = false;
-    const timers: NodeJS.Timeout[] = [];
-    if (opts.killAfterMs !== undefined) timers.push(setTimeout(() => child.kill('SIGKILL'), opts.killAfterMs));
-    timers.push(setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, opts.limitMs ?? RUN_LIMIT_MS));
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      for (const t of timers) clearTimeout(t);
-      resolve({ code, signal, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), timedOut });
-    });
-  });
+/** One lane of --parallel: its own fault proxy in front of the registry. */
+interface Lane { id: number; proxy: TortureProxy }
+
+/** Faulty runs may give up on a silent registry quickly (the stall fault); clean runs must never time out spuriously. */
+const FAULTY_ENV = { PLAIT_REGISTRY_TIMEOUT: '1' };
+const CLEAN_ENV = { PLAIT_REGISTRY_TIMEOUT: '60' };
+
+function record(ctx: Ctx, kind: ViolationKind, text: string): void {
+  ctx.violations.push({ kind, text });
+}
+
+async function check(ctx: Ctx, o: CheckOptions, label: string): Promise<CheckResult> {
+  const r = await ctx.checker.check(o);
+  ctx.stats.checks++;
+  ctx.stats.blobs += r.blobsVerified;
+  ctx.stats.present += r.presenceChecked;
+  ctx.stats.signatures += r.signaturesVerified;
+  for (const v of r.violations) ctx.violations.push({ kind: v.kind, text: `${label}: ${v.text}` });
+  return r;
+}
+
+/** A failed run must be a clear one; its line is tallied by shape. */
+function judgeFailure(ctx: Ctx, r: Ran, label: string): void {
+  const why = clearFailure(r);
+  if (why) return record(ctx, 'unclear-failure', `${label}: ${why}`);
+  ctx.stats.failedClear++;
+  const line = oneLine(r).replace(/sha256:[0-9a-f]{64}/g, 'sha256:…').replace(/127\.0\.0\.1:\d+/g, 'HOST').replace(/\d+/g, 'N');
+  ctx.stats.failures.set(line, (ctx.stats.failures.get(line) ?? 0) + 1);
+}
+
+async function audit(ctx: Ctx, store: string, label: string): Promise<void> {
+  for (const p of await auditStore(store)) record(ctx, p.kind, `${label}: ${p.text}`);
 }
 
 /**
- * What a failed run must look like: exit 1, and one line that says what failed (for apply, the spec's error in the
- * summary table and one `error` event; for the manifest commands, one `plait: …` line) — no stack, no crash.
+ * A fault run: (for a third of the seeds) a clean apply of a previous version first, so the faulty apply replaces lists
+ * under existing tags; the apply with faults on; a check (a tag may name the old list or the new one, never a list
+ * with anything missing); a clean apply with faults off; a check that everything is there; plan says in sync.
  */
-function clearFailure(r: Ran): string | undefined {
-  if (r.code !== 1) return `exit ${r.code ?? r.signal}`;
-  const all = `${r.stdout}\n${r.stderr}`;
-  if (/\n\s+at .+:\d+:\d+\)?\n/.test(all) || /Unhandled|TypeError|ReferenceError|RangeError|\[object Object\]|undefined:/.test(all)) {
-    return `not a clear failure:\n${all.trim().split('\n').slice(0, 8).join('\n')}`;
-  }
-  const lines = r.stderr.trim().split('\n').filter((l) => /: failed: |^plait: /.test(l));
-  if (lines.length !== 1) return `exit 1 without exactly one line saying why:\n${all.trim().slice(0, 400)}`;
-  return undefined;
-}
-
-function oneLine(r: Ran): string {
-  const all = r.stderr.trim().split('\n');
-  const lines = all.filter((l) => /: failed: /.test(l)).concat(all.filter((l) => /^plait: /.test(l)));
-  return (lines.at(-1) ?? r.stderr.trim().split('\n').at(-1) ?? '').slice(0, 240);
-}
-
-function specYaml(name: string, image: string, source: string, opts: { platforms?: string[]; run?: string; keyFile: string; passFile: string; tags?: string[] }): string {
-  return [
-    'apiVersion: plait.dev/v1alpha1',
-    'kind: ManifestList',
-    'metadata:',
-    `  name: ${name}`,
-    'spec:',
-    '  destination:',
-    `    image: ${image}`,
-    `    tags: [${(opts.tags ?? TAGS).map((t) => JSON.stringify(t)).join(', ')}]`,
-    '  sources:',
-    `    - image: ${source}`,
-    `      platforms: [${(opts.platforms ?? PLATFORMS).join(', ')}]`,
-    ...(opts.run ? ['      annotations:', `        dev.plait.torture/run: "${opts.run}"`] : []),
-    '  compression:',
-    '    variants: [zstd]',
-    '  signatures:',
-    '    sigstore:',
-    `      - privateKey: {file: ${opts.keyFile}}`,
-    `        passphrase: {file: ${opts.passFile}}`,
-    '',
-  ].join('\n');
-}
-
-/** Everything crashed writers may leave in a store, and every record that must parse. */
-async function auditStore(root: string): Promise<string[]> {
-  const problems: string[] = [];
-  const walk = async (dir: string): Promise<void> => {
-    let entries: string[];
-    try {
-      entries = await readdir(dir);
-    } catch {
-      return;
-    }
-    for (const e of entries) {
-      const p = join(dir, e);
-      const s = await stat(p).catch(() => undefined);
-      if (!s) continue;
-      if (/\.tmp-|^\.new-|^\.del-/.test(e)) problems.push(`store debris left behind: ${p.slice(root.length + 1)}`);
-      if (s.isDirectory()) await walk(p);
-      else if (e.endsWith('.json') || e === 'manifest') {
-        try {
-          JSON.parse(await readFile(p, 'utf8'));
-        } catch {
-          problems.push(`store file does not parse: ${p.slice(root.length + 1)}`);
-        }
-      }
-    }
+async function faultRun(ctx: Ctx, lane: Lane, seed: number): Promise<void> {
+  const r = rng(seed);
+  const rate = 0.005 + r() * (ctx.o.maxRate - 0.005);
+  const update = r() < 1 / 3;
+  const P = lane.proxy.host;
+  const source = `${P}/src/app:multi`;
+  const repo = `torture/f${seed}`;
+  const dir = join(ctx.work, `f${seed}`);
+  const store = join(dir, 'store');
+  await mkdir(dir, { recursive: true });
+  const specFile = join(dir, 'spec.yaml');
+  const keys = { keyFile: ctx.keyFile, passFile: ctx.passFile };
+  await writeFile(specFile, specYaml(`f${seed}`, `${P}/${repo}`, source, { run: String(seed), ...keys }));
+  const label = `seed ${seed}`;
+  const ms: string[] = [];
+  let t = Date.now();
+  const lap = (name: string) => {
+    const now = Date.now();
+    ms.push(`${name} ${now - t}`);
+    t = now;
   };
-  await walk(root);
-  return problems;
+  const apply = (env: NodeJS.ProcessEnv) => plait(['apply', '--store', store, ...ctx.creds, specFile], env);
+
+  if (update) {
+    const prevFile = join(dir, 'prev.yaml');
+    await writeFile(prevFile, specYaml(`f${seed}`, `${P}/${repo}`, source, { run: `${seed}-previous`, ...keys }));
+    const prev = await plait(['apply', '--store', store, ...ctx.creds, prevFile], CLEAN_ENV);
+    if (prev.code !== 0) record(ctx, 'not-converged', `${label}: the clean apply of the previous version failed: ${oneLine(prev)}`);
+    lap('previous');
+  }
+
+  lane.proxy.reset(seed, rate);
+  lane.proxy.enabled = true;
+  const faulty = await apply(FAULTY_ENV);
+  lane.proxy.enabled = false;
+  lap('apply');
+  ctx.stats.runs++;
+  if (faulty.timedOut) record(ctx, 'hang', `${label}: apply hung past ${RUN_LIMIT_MS / 1000}s`);
+  else if (faulty.code === 0) ctx.stats.converged++;
+  else judgeFailure(ctx, faulty, label);
+  // Any tag that resolves names a whole list: the previous one or the new one, 8 children, everything present.
+  const after = await check(ctx, { repository: repo, tags: TAGS, children: 8 }, `${label} after the faulty apply`);
+  // Signatures may lag (a list is signed once its tags name it), but a tag that named a list goes on naming one.
+  for (const tag of update ? TAGS : []) if (!after.tags[tag]) record(ctx, 'tag-incomplete', `${label}: tag ${tag} vanished during the faulty apply`);
+  lap('check');
+
+  const clean = await apply(CLEAN_ENV);
+  if (clean.code !== 0) record(ctx, 'not-converged', `${label}: the clean re-run did not converge: ${oneLine(clean)}`);
+  else ctx.stats.cleanConverged++;
+  lap('clean');
+  await check(ctx, { repository: repo, tags: TAGS, complete: { children: 8 } }, `${label} after the clean apply`);
+  lap('check');
+  const plan = await plait(['plan', '--exit-code', '--store', store, ...ctx.creds, specFile], CLEAN_ENV);
+  if (plan.code !== 0) record(ctx, 'not-converged', `${label}: plan after the clean apply exits ${plan.code}: ${oneLine(plan)}`);
+  else ctx.stats.planInSync++;
+  lap('plan');
+  await audit(ctx, store, label);
+  if (!ctx.o.keep) await rm(dir, { recursive: true, force: true });
+  process.stderr.write(`torture: fault seed ${seed} (rate ${rate.toFixed(3)}${update ? ', update' : ''}): ${faulty.code === 0 ? 'converged' : `failed: ${oneLine(faulty)}`} (${ms.join(', ')} ms)\n`);
+}
+
+/** A crash run: SIGKILL at a failpoint or at a random moment, then a clean re-run, the store audit and a check. */
+async function crashRun(ctx: Ctx, lane: Lane, seed: number): Promise<void> {
+  const r = rng(seed);
+  const kind = (['apply', 'manifest push', 'manifest add'] as const)[seed % 3]!;
+  const P = lane.proxy.host;
+  const source = `${P}/src/app:multi`;
+  const dir = join(ctx.work, `c${seed}`);
+  await mkdir(dir, { recursive: true });
+  const cenv = { ...CLEAN_ENV, PLAIT_STORE: join(dir, 'store') };
+  const repo = `torture/c${seed}`;
+  const label = `crash seed ${seed} (${kind})`;
+  const t0 = Date.now();
+  // Half the kills at the Nth atomic rename, half on a timer somewhere in the run.
+  const byFailpoint = r() < 0.5;
+  const kill = byFailpoint ? { PLAIT_FAILPOINT: `before-rename:${1 + Math.floor(r() * 12)}` } : {};
+  const killAfterMs = byFailpoint ? undefined : 150 + Math.floor(r() * 2500);
+  const list = `crash-list-${seed}`;
+  const keys = { keyFile: ctx.keyFile, passFile: ctx.passFile };
+  const pushArgs = ['manifest', 'push', '--all', ...ctx.creds, '--add-compression', 'zstd', '--sign-by-sigstore-private-key', ctx.keyFile,
+    '--sign-passphrase-file', ctx.passFile, list, `docker://${P}/${repo}:v1`];
+  let first: Ran;
+  let again: () => Promise<Ran>;
+  let tags = ['v1'];
+  if (kind === 'apply') {
+    const specFile = join(dir, 'spec.yaml');
+    await writeFile(specFile, specYaml(`crash-${seed}`, `${P}/${repo}`, source, { run: String(seed), ...keys }));
+    tags = TAGS;
+    first = await plait(['apply', ...ctx.creds, specFile], { ...cenv, ...kill }, { ...(killAfterMs !== undefined && { killAfterMs }) });
+    again = () => plait(['apply', ...ctx.creds, specFile], cenv);
+  } else if (kind === 'manifest push') {
+    const mk = await plait(['manifest', 'create', list], cenv);
+    const add = await plait(['manifest', 'add', '--all', ...ctx.creds, list, `docker://${source}`], cenv);
+    if (mk.code !== 0 || add.code !== 0) record(ctx, 'not-converged', `${label}: preparing the list failed: ${oneLine(mk)} ${oneLine(add)}`);
+    first = await plait(pushArgs, { ...cenv, ...kill }, { ...(killAfterMs !== undefined && { killAfterMs }) });
+    again = () => plait(pushArgs, cenv);
+  } else {
+    const mk = await plait(['manifest', 'create', list], cenv);
+    if (mk.code !== 0) record(ctx, 'not-converged', `${label}: manifest create failed: ${oneLine(mk)}`);
+    const addArgs = ['manifest', 'add', '--all', ...ctx.creds, list, `docker://${source}`];
+    first = await plait(addArgs, { ...cenv, ...kill }, { ...(killAfterMs !== undefined && { killAfterMs: Math.floor(killAfterMs / 3) }) });
+    again = async () => {
+      const a = await plait(addArgs, cenv);
+      if (a.code !== 0) return a;
+      return plait(pushArgs, cenv);
+    };
+  }
+  const t1 = Date.now();
+  ctx.stats.crashRuns++;
+  if (first.signal === 'SIGKILL') ctx.stats.crashKilled++;
+  else if (first.code !== 0) record(ctx, 'not-converged', `${label}: the run before the kill failed: ${oneLine(first)}`);
+  const re = await again();
+  const t2 = Date.now();
+  // A re-run that hung was SIGKILLed here: what it left in the store is this harness's doing, not plait's.
+  if (re.timedOut) record(ctx, 'hang', `${label}: the re-run hung past ${RUN_LIMIT_MS / 1000}s (a stale lock?)`);
+  else if (re.code !== 0) record(ctx, /E_LOCKED|is locked by/.test(re.stderr) ? 'stale-lock' : 'not-converged', `${label}: the re-run did not converge: ${oneLine(re)}`);
+  else ctx.stats.crashConverged++;
+  if (!re.timedOut) await audit(ctx, cenv.PLAIT_STORE, label);
+  const inspect = await plait(['manifest', 'inspect', kind === 'apply' ? `crash-${seed}` : list], cenv);
+  if (inspect.code !== 0) record(ctx, 'store-corrupt', `${label}: the stored list does not load: ${oneLine(inspect)}`);
+  else {
+    const doc = JSON.parse(inspect.stdout) as { manifests?: unknown[] };
+    if ((doc.manifests?.length ?? 0) < 4) record(ctx, 'store-corrupt', `${label}: the stored list has ${doc.manifests?.length} instances`);
+  }
+  await check(ctx, { repository: repo, tags, complete: { children: 8 } }, label);
+  if (!ctx.o.keep) await rm(dir, { recursive: true, force: true });
+  process.stderr.write(`torture: crash seed ${seed} ${kind} (${byFailpoint ? kill.PLAIT_FAILPOINT : `kill after ${killAfterMs} ms`}): ${first.signal === 'SIGKILL' ? 'killed' : `ended ${first.code}`}, re-run ${re.code === 0 ? 'converged' : 'FAILED'} (run ${t1 - t0}, re-run ${t2 - t1}, audit+check ${Date.now() - t2} ms)\n`);
+}
+
+/** Concurrent writers: 6 processes, overlapping specs (one repository, one shared tag, one store). */
+async function concurrencyRound(ctx: Ctx, lane: Lane, i: number): Promise<void> {
+  const n = 4;
+  const P = lane.proxy.host;
+  const source = `${P}/src/app:multi`;
+  const cstore = join(ctx.work, `conc-store-${i}`);
+  const env = { ...CLEAN_ENV, PLAIT_STORE: cstore };
+  const repo = `torture/conc-${i}`;
+  const keys = { keyFile: ctx.keyFile, passFile: ctx.passFile };
+  const specs = Array.from({ length: n }, (_, j) => {
+    const platforms = PLATFORMS.filter((_, k) => k !== j % PLATFORMS.length);
+    return { name: `conc-${i}-${j}`, platforms, file: join(ctx.work, `conc-${i}-${j}.yaml`), tag: `t${j}` };
+  });
+  for (const s of specs) {
+    await writeFile(s.file, specYaml(s.name, `${P}/${repo}`, source, { platforms: s.platforms, ...keys, tags: [s.tag, 'shared'] }));
+  }
+  // The same spec applied by two more processes at once: writers on one record.
+  const runs = await Promise.all([
+    ...specs.map((s) => plait(['apply', ...ctx.creds, s.file], env)),
+    plait(['apply', ...ctx.creds, specs[0]!.file], env),
+    plait(['apply', ...ctx.creds, specs[1]!.file], env),
+  ]);
+  ctx.stats.concurrencyRuns++;
+  ctx.stats.concurrentWriters += runs.length;
+  const label = `concurrency round ${i}`;
+  runs.forEach((r, k) => {
+    if (r.code !== 0) record(ctx, /E_LOCKED|is locked by/.test(r.stderr) ? 'stale-lock' : 'lost-update', `${label}: writer ${k} failed: ${oneLine(r)}`);
+  });
+  const tagDigests: Record<string, string> = {};
+  for (const s of specs) {
+    const c = await check(ctx, { repository: repo, tags: [s.tag], children: s.platforms.length * 2 }, `${label} ${s.name}`);
+    const d = c.tags[s.tag];
+    if (!d) {
+      record(ctx, 'lost-update', `${label}: tag ${s.tag} of ${s.name} does not resolve`);
+      continue;
+    }
+    tagDigests[s.tag] = d;
+    // The list under the spec's own tag has exactly the spec's platforms (gzip and zstd each).
+    const got = c.platforms[s.tag] ?? [];
+    const want = [...s.platforms, ...s.platforms].map((p) => p.split('/').slice(1).join('/'));
+    if (JSON.stringify(got) !== JSON.stringify(want)) record(ctx, 'lost-update', `${label}: tag ${s.tag} names a list of ${got.join(',')}, the spec made ${want.join(',')}`);
+    const hist = await plait(['history', '-o', 'json', s.name], { PLAIT_STORE: cstore });
+    const entries = JSON.parse(hist.stdout || '[]') as Array<{ digest: string }>;
+    if (!entries.some((e) => e.digest === d)) record(ctx, 'lost-update', `${label}: ${s.name}'s history does not hold ${d}`);
+  }
+  const shared = await check(ctx, { repository: repo, tags: ['shared'] }, `${label} shared`);
+  const sd = shared.tags.shared;
+  if (!sd || !Object.values(tagDigests).includes(sd)) record(ctx, 'lost-update', `${label}: tag shared names ${sd}, which no spec produced`);
+  await audit(ctx, cstore, label);
+  process.stderr.write(`torture: concurrency round ${i + 1}/${ctx.o.concurrencyRuns}: ${runs.filter((r) => r.code === 0).length}/${runs.length} writers ok\n`);
 }
 
 async function main(): Promise<number> {
   const o = parseOptions(process.argv.slice(2));
-  const deadline = Date.now() + o.timeLimitS * 1000;
+  if (!o) {
+    process.stdout.write(HELP);
+    return 0;
+  }
   const started = Date.now();
+  const deadline = started + o.timeLimitS * 1000;
   const lab = await startLab({ only: ['token'], keep: o.keep });
   const work = await mkdtemp(join(tmpdir(), 'plait-torture-'));
-  let proxy: TortureProxy | undefined;
-  const violations: string[] = [];
-  const stats = { runs: 0, converged: 0, failedClear: 0, crashRuns: 0, crashKilled: 0, concurrencyRuns: 0, checks: 0, blobs: 0, signatures: 0 };
-  const failures = new Map<string, number>();
+  const lanes: Lane[] = [];
   const t = lab.info.token;
-  const access: RegistryAccess = { url: t.url, realm: t.realm, service: t.service, user: t.pusher.name, password: t.pusher.password };
-  const creds = ['--plain-http', '--creds', `${t.pusher.name}:${t.pusher.password}`];
+  const stats: Stats = {
+    runs: 0, converged: 0, failedClear: 0, cleanConverged: 0, planInSync: 0, crashRuns: 0, crashKilled: 0, crashConverged: 0,
+    concurrencyRuns: 0, concurrentWriters: 0, checks: 0, blobs: 0, present: 0, signatures: 0, failures: new Map(), injected: {}, requests: 0,
+  };
+  const violations: Violation[] = [];
   try {
-    // Keys and the 4-platform source, pushed straight to the registry (not through the proxy).
+    // Keys and the 4-platform source (2 small layers each: the faults are about the protocol, not about size), pushed
+    // straight to the registry once per invocation; every run reads it through its lane's proxy.
     const keyDir = join(work, 'keys');
     await mkdir(keyDir);
     const passFile = join(keyDir, 'pass');
     await writeFile(passFile, 'torture pass phrase\n', { mode: 0o600 });
     const gen = await plait(['key', 'generate', '--prefix', join(keyDir, 'cosign'), '--passphrase-file', passFile], {});
     if (gen.code !== 0) throw new Error(`key generate: ${gen.stderr}`);
-    const keyFile = join(keyDir, 'cosign.key');
-    const pubFile = join(keyDir, 'cosign.pub');
     const layout = await generateLayout({
       dir: join(work, 'source'), tag: 'multi', seed: 'plait-torture', index: true,
       images: ['amd64', 'arm64/v8', 'arm/v7', 's390x'].map((a) => {
@@ -183,195 +347,44 @@ async function main(): Promise<number> {
         return { platform: { os: 'linux', architecture: architecture!, ...(variant && { variant }) }, layers: 2, layerSize: 8192, data: 'random' as const };
       }),
     });
+    const creds = ['--plain-http', '--creds', `${t.pusher.name}:${t.pusher.password}`];
     const seedSpec = join(work, 'source.yaml');
     await writeFile(seedSpec, [
       'apiVersion: plait.dev/v1alpha1', 'kind: ManifestList', 'metadata: {name: torture-source}', 'spec:',
       `  destination: {image: ${t.host}/src/app, tags: [multi]}`, `  sources: [{image: "oci:${layout.dir}:multi"}]`, '',
     ].join('\n'));
-    const seeded = await plait(['apply', '--store', join(work, 'seed-store'), ...creds, seedSpec], {});
+    const seeded = await plait(['apply', '--store', join(work, 'seed-store'), ...creds, seedSpec], CLEAN_ENV);
     if (seeded.code !== 0) throw new Error(`pushing the source failed: ${seeded.stderr}`);
 
+    const access: RegistryAccess = { url: t.url, realm: t.realm, service: t.service, user: t.pusher.name, password: t.pusher.password };
+    const ctx: Ctx = { o, work, access, creds, keyFile: join(keyDir, 'cosign.key'), passFile, checker: new Checker(access, join(keyDir, 'cosign.pub')), stats, violations };
     const challenge = `Bearer realm="${t.realm}",service="${t.service}"`;
-    proxy = await startTortureProxy(t.host, { seed: o.seed, rate: 0.05, challenge });
-    const P = proxy.host;
-    const source = `${P}/src/app:multi`;
-    const env = { PLAIT_REGISTRY_TIMEOUT: '2' };
-    const check = async (repository: string, label: string, complete: boolean, tags = TAGS) => {
-      const r = await checkDestination(access, { repository, tags, publicKeyFile: pubFile, ...(complete && { complete: { children: 8 } }) });
-      stats.checks++;
-      stats.blobs += r.blobsVerified;
-      stats.signatures += r.signaturesVerified;
-      for (const v of r.violations) violations.push(`${label}: ${v}`);
-      return r;
-    };
+    for (let i = 0; i < o.parallel; i++) lanes.push({ id: i, proxy: await startTortureProxy(t.host, { seed: o.seed, rate: 0, challenge }) });
+    process.stderr.write(`torture: lab and fixtures ready in ${Date.now() - started} ms\n`);
 
-    // 1. Fault runs.
-    const store = join(work, 'store');
-    for (let i = 0; i < o.runs && Date.now() < deadline; i++) {
-      const seed = o.seed + i;
-      const r = rng(seed);
-      proxy.seed = seed;
-      proxy.rate = 0.005 + r() * 0.03;
-      const repo = `torture/app-${i % 5}`;
-      const specFile = join(work, `fault-${i}.yaml`);
-      await writeFile(specFile, specYaml(`torture-${i % 5}`, `${P}/${repo}`, source, { run: String(seed), keyFile, passFile }));
-      const label = `seed ${seed}`;
-      const t0 = Date.now();
-      proxy.enabled = true;
-      const faulty = await plait(['apply', '--store', store, ...creds, specFile], { ...env, PLAIT_STORE: store });
-      proxy.enabled = false;
-      stats.runs++;
-      if (faulty.timedOut) violations.push(`${label}: apply hung past ${RUN_LIMIT_MS / 1000}s`);
-      else if (faulty.code === 0) stats.converged++;
-      else {
-        const why = clearFailure(faulty);
-        if (why) violations.push(`${label}: ${why}`);
-        else {
-          stats.failedClear++;
-          const line = oneLine(faulty).replace(/sha256:[0-9a-f]{64}/g, 'sha256:…').replace(/127\.0\.0\.1:\d+/g, 'HOST').replace(/\d+/g, 'N');
-          failures.set(line, (failures.get(line) ?? 0) + 1);
-        }
-      }
-      const t1 = Date.now();
-      await check(repo, `${label} after the faulty apply`, false);
-      const t2 = Date.now();
-      const clean = await plait(['apply', '--store', store, ...creds, specFile], { ...env, PLAIT_STORE: store });
-      if (clean.code !== 0) violations.push(`${label}: the clean re-run did not converge: ${oneLine(clean)}`);
-      const t3 = Date.now();
-      await check(repo, `${label} after the clean apply`, true);
-      const t4 = Date.now();
-      const plan = await plait(['plan', '--exit-code', '--store', store, ...creds, specFile], env);
-      if (plan.code !== 0) violations.push(`${label}: plan after the clean apply exits ${plan.code}: ${oneLine(plan)}`);
-      process.stderr.write(`torture: fault run ${i + 1}/${o.runs} seed ${seed}: ${faulty.code === 0 ? 'converged' : `failed: ${oneLine(faulty)}`} (apply ${t1 - t0}, check ${t2 - t1}, clean ${t3 - t2}, check ${t4 - t3}, plan ${Date.now() - t4} ms)\n`);
-    }
-    const injected = { ...proxy.injected };
-
-    // 2. Crash runs: SIGKILL at a failpoint or at a random moment, then a clean re-run.
-    for (let i = 0; i < o.crashRuns && Date.now() < deadline; i++) {
-      const seed = o.seed + 100_000 + i;
-      const r = rng(seed);
-      const kind = (['apply', 'manifest push', 'manifest add'] as const)[i % 3]!;
-      const cstore = join(work, `crash-store-${i % 4}`);
-      const cenv = { ...env, PLAIT_STORE: cstore };
-      const repo = `torture/crash-${i}`;
-      const label = `crash seed ${seed} (${kind})`;
-      // Half the kills at the Nth atomic rename, half on a timer somewhere in the run.
-      const byFailpoint = r() < 0.5;
-      const kill = byFailpoint ? { PLAIT_FAILPOINT: `before-rename:${1 + Math.floor(r() * 12)}` } : {};
-      const killAfterMs = byFailpoint ? undefined : 150 + Math.floor(r() * 2500);
-      const list = `crash-list-${i}`;
-      const pushArgs = ['manifest', 'push', '--all', ...creds, '--add-compression', 'zstd', '--sign-by-sigstore-private-key', keyFile,
-        '--sign-passphrase-file', passFile, list, `docker://${P}/${repo}:v1`];
-      let first: Ran;
-      let again: () => Promise<Ran>;
-      let tags = ['v1'];
-      if (kind === 'apply') {
-        const specFile = join(work, `crash-${i}.yaml`);
-        await writeFile(specFile, specYaml(`crash-${i}`, `${P}/${repo}`, source, { run: String(seed), keyFile, passFile }));
-        tags = TAGS;
-        first = await plait(['apply', ...creds, specFile], { ...cenv, ...kill }, { ...(killAfterMs !== undefined && { killAfterMs }) });
-        again = () => plait(['apply', ...creds, specFile], cenv);
-      } else if (kind === 'manifest push') {
-        const mk = await plait(['manifest', 'create', list], cenv);
-        const add = await plait(['manifest', 'add', '--all', ...creds, list, `docker://${source}`], cenv);
-        if (mk.code !== 0 || add.code !== 0) violations.push(`${label}: preparing the list failed: ${oneLine(mk)} ${oneLine(add)}`);
-        first = await plait(pushArgs, { ...cenv, ...kill }, { ...(killAfterMs !== undefined && { killAfterMs }) });
-        again = () => plait(pushArgs, cenv);
-      } else {
-        const mk = await plait(['manifest', 'create', list], cenv);
-        if (mk.code !== 0) violations.push(`${label}: manifest create failed: ${oneLine(mk)}`);
-        const addArgs = ['manifest', 'add', '--all', ...creds, list, `docker://${source}`];
-        first = await plait(addArgs, { ...cenv, ...kill }, { ...(killAfterMs !== undefined && { killAfterMs: Math.floor(killAfterMs / 3) }) });
-        again = async () => {
-          const a = await plait(addArgs, cenv);
-          if (a.code !== 0) return a;
-          return plait(pushArgs, cenv);
-        };
-      }
-      stats.crashRuns++;
-      if (first.signal === 'SIGKILL') stats.crashKilled++;
-      else if (first.code !== 0) violations.push(`${label}: the run before the kill failed: ${oneLine(first)}`);
-      const re = await again();
-      if (re.timedOut) violations.push(`${label}: the re-run hung (a stale lock?)`);
-      else if (re.code !== 0) violations.push(`${label}: the re-run did not converge: ${oneLine(re)}`);
-      for (const p of await auditStore(cstore)) violations.push(`${label}: ${p}`);
-      const inspect = await plait(['manifest', 'inspect', kind === 'apply' ? `crash-${i}` : list], cenv);
-      if (inspect.code !== 0) violations.push(`${label}: the stored list does not load: ${oneLine(inspect)}`);
-      else {
-        const doc = JSON.parse(inspect.stdout) as { manifests?: unknown[] };
-        if ((doc.manifests?.length ?? 0) < 4) violations.push(`${label}: the stored list has ${doc.manifests?.length} instances`);
-      }
-      await check(repo, label, true, tags);
-      process.stderr.write(`torture: crash run ${i + 1}/${o.crashRuns} seed ${seed} ${kind}: ${first.signal === 'SIGKILL' ? 'killed' : `ended ${first.code}`}, re-run ${re.code === 0 ? 'converged' : 'FAILED'}\n`);
-    }
-
-    // 3. Concurrent writers: N processes, overlapping specs (one repository, one shared tag, one store).
-    for (let i = 0; i < o.concurrencyRuns && Date.now() < deadline; i++) {
-      const n = 4;
-      const cstore = join(work, `conc-store-${i}`);
-      const repo = `torture/conc-${i}`;
-      const specs = Array.from({ length: n }, (_, j) => {
-        const platforms = PLATFORMS.filter((_, k) => k !== j % PLATFORMS.length);
-        return { name: `conc-${i}-${j}`, platforms, file: join(work, `conc-${i}-${j}.yaml`), tag: `t${j}` };
-      });
-      for (const s of specs) {
-        await writeFile(s.file, specYaml(s.name, `${P}/${repo}`, source, { platforms: s.platforms, keyFile, passFile, tags: [s.tag, 'shared'] }));
-      }
-      // The same spec applied by two more processes at once: writers on one record.
-      const runs = await Promise.all([
-        ...specs.map((s) => plait(['apply', ...creds, s.file], { ...env, PLAIT_STORE: cstore })),
-        plait(['apply', ...creds, specs[0]!.file], { ...env, PLAIT_STORE: cstore }),
-        plait(['apply', ...creds, specs[1]!.file], { ...env, PLAIT_STORE: cstore }),
-      ]);
-      stats.concurrencyRuns++;
-      const label = `concurrency round ${i}`;
-      runs.forEach((r, k) => {
-        if (r.code !== 0) violations.push(`${label}: writer ${k} failed: ${oneLine(r)}`);
-      });
-      const tagDigests: Record<string, string> = {};
-      for (const s of specs) {
-        const c = await check(repo, `${label} ${s.name}`, false, [s.tag]);
-        const d = c.tags[s.tag];
-        if (!d) {
-          violations.push(`${label}: lost update: tag ${s.tag} of ${s.name} does not resolve`);
-          continue;
-        }
-        tagDigests[s.tag] = d;
-        // The list under the spec's own tag has exactly the spec's platforms (gzip and zstd each).
-        const plan = await plait(['plan', '--exit-code', '-o', 'json', ...creds, s.file], { ...env, PLAIT_STORE: cstore });
-        const doc = JSON.parse(plan.stdout || '[]') as Array<{ plan?: { tags?: Array<{ tag: string; inSync?: boolean }> } }>;
-        void doc;
-        const inspect = await plait(['inspect', '--raw', ...creds, `docker://${t.host}/${repo}:${s.tag}`], env);
-        const list = JSON.parse(inspect.stdout || '{}') as { manifests?: Array<{ platform?: { architecture: string; variant?: string } }> };
-        const got = (list.manifests ?? []).map((m) => [m.platform?.architecture, m.platform?.variant].filter(Boolean).join('/'));
-        const want = [...s.platforms, ...s.platforms].map((p) => p.split('/').slice(1).join('/'));
-        if (JSON.stringify(got) !== JSON.stringify(want)) violations.push(`${label}: tag ${s.tag} names a list of ${got.join(',')}, the spec made ${want.join(',')}`);
-        const hist = await plait(['history', '-o', 'json', s.name], { PLAIT_STORE: cstore });
-        const entries = JSON.parse(hist.stdout || '[]') as Array<{ digest: string }>;
-        if (!entries.some((e) => e.digest === d)) violations.push(`${label}: lost update: ${s.name}'s history does not hold ${d}`);
-      }
-      const shared = await check(repo, `${label} shared`, false, ['shared']);
-      const sd = shared.tags.shared;
-      if (!sd || !Object.values(tagDigests).includes(sd)) violations.push(`${label}: tag shared names ${sd}, which no spec produced`);
-      for (const p of await auditStore(cstore)) violations.push(`${label}: ${p}`);
-      process.stderr.write(`torture: concurrency round ${i + 1}/${o.concurrencyRuns}: ${runs.filter((r) => r.code === 0).length}/${runs.length} writers ok\n`);
-    }
-
-    const secs = Math.round((Date.now() - started) / 1000);
-    const lines = [
-      `torture: seeds ${o.seed}..${o.seed + Math.max(0, stats.runs - 1)} (crash seeds ${o.seed + 100_000}..${o.seed + 100_000 + Math.max(0, stats.crashRuns - 1)}), ${secs}s`,
-      `  fault runs: ${stats.runs}, converged: ${stats.converged}, failed with one clear line: ${stats.failedClear}, next clean apply converged: ${stats.runs - violations.filter((v) => v.includes('clean re-run')).length}/${stats.runs}`,
-      `  faults injected: ${Object.entries(injected).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'} (of ${proxy.requests} requests)`,
-      `  crash runs: ${stats.crashRuns} (${stats.crashKilled} killed mid-run), concurrency rounds: ${stats.concurrencyRuns}`,
-      `  checks: ${stats.checks}, blobs verified: ${stats.blobs}, signatures verified: ${stats.signatures}`,
-      ...[...failures].sort((a, b) => b[1] - a[1]).slice(0, 12).map(([l, n]) => `  failure ×${n}: ${l}`),
-      `  violations: ${violations.length}`,
-      ...violations.slice(0, 50).map((v) => `  VIOLATION ${v}`),
+    // Fault runs, then crash runs, from one queue that the lanes drain.
+    const jobs: Array<(lane: Lane) => Promise<void>> = [
+      ...Array.from({ length: o.runs }, (_, i) => (lane: Lane) => faultRun(ctx, lane, o.seed + i)),
+      ...Array.from({ length: o.crashRuns }, (_, i) => (lane: Lane) => crashRun(ctx, lane, o.seed + 100_000 + i)),
     ];
-    process.stdout.write(`${lines.join('\n')}\n`);
-    return violations.length === 0 ? 0 : 1;
+    let next = 0;
+    await Promise.all(lanes.map(async (lane) => {
+      while (next < jobs.length && Date.now() < deadline) await jobs[next++]!(lane);
+    }));
+    for (let i = 0; i < o.concurrencyRuns && Date.now() < deadline; i++) await concurrencyRound(ctx, lanes[0]!, i);
+
+    for (const lane of lanes) {
+      stats.requests += lane.proxy.requests;
+      for (const [k, v] of Object.entries(lane.proxy.injected)) stats.injected[k] = (stats.injected[k] ?? 0) + v;
+    }
+    const cut = stats.runs < o.runs || stats.crashRuns < o.crashRuns || stats.concurrencyRuns < o.concurrencyRuns;
+    process.stdout.write(summary({
+      stats, violations, seconds: Math.round((Date.now() - started) / 1000), firstSeed: o.seed, parallel: o.parallel, argv: o.argv,
+      ...(cut && { cut: `the ${o.timeLimitS}s time limit stopped it after ${stats.runs}/${o.runs} fault runs, ${stats.crashRuns}/${o.crashRuns} crash runs, ${stats.concurrencyRuns}/${o.concurrencyRuns} concurrency rounds` }),
+    }));
+    return violations.length === 0 && !(cut && o.full) ? 0 : 1;
   } finally {
-    await proxy?.close();
+    for (const lane of lanes) await lane.proxy.close();
     await lab.stop();
     if (!o.keep) await rm(work, { recursive: true, force: true });
   }
