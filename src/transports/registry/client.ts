@@ -452,9 +452,12 @@ export class RegistryClient {
       if (req.method === 'HEAD') await res.body.dump();
       if (status === 401) {
         const creds = await this.creds(req.scopes[0]?.repository);
-        throw new PlaitError(ErrorCodes.E_REGISTRY_UNAUTHORIZED,
-          `${this.host}: ${req.what}: ${creds ? `access denied for user "${creds.username}"` : 'authentication required (no credentials found; use --creds or --authfile)'}`,
-          { details: { status } });
+        // A token that expired or was revoked while in use (a streamed body cannot be replayed with a fresh one) is not
+        // a question of the user's rights: say what the registry said.
+        const rejected = auth?.startsWith('Bearer ') && parseChallenges(res.headers['www-authenticate']).some((c) => c.params.error === 'invalid_token');
+        const why = rejected ? 'the registry rejected the token as expired or invalid (invalid_token)'
+          : creds ? `access denied for user "${creds.username}"` : 'authentication required (no credentials found; use --creds or --authfile)';
+        throw new PlaitError(ErrorCodes.E_REGISTRY_UNAUTHORIZED, `${this.host}: ${req.what}: ${why}`, { details: { status } });
       }
       throw registryError(this.host, req.what, status, text);
     }
