@@ -29,7 +29,7 @@ const HELP = `npm run torture -- [options]
   --parallel N          fault and crash runs at once, each with its own proxy, store and repository (default 1)
   --max-fault-rate R    upper bound of the per-request fault chance drawn per seed (default 0.035)
   --time-limit S        start no new run after S seconds (default 170)
-  --full                full mode: --runs 200 --crash-runs 50 --concurrency-runs 4 --parallel 2 --time-limit 10800;
+  --full                full mode: --runs 200 --crash-runs 50 --concurrency-runs 4 --parallel 4 --time-limit 10800;
                         explicit options win; exit 1 if the time limit cuts it short
   --keep                keep the lab and the work directory
   --help                this text
@@ -75,7 +75,7 @@ function parseOptions(argv: string[]): Options | undefined {
     if (!explicit.has('--runs')) o.runs = 200;
     if (!explicit.has('--crash-runs')) o.crashRuns = 50;
     if (!explicit.has('--concurrency-runs')) o.concurrencyRuns = 4;
-    if (!explicit.has('--parallel')) o.parallel = 2;
+    if (!explicit.has('--parallel')) o.parallel = 4;
     if (!explicit.has('--time-limit')) o.timeLimitS = 3 * 3600;
   }
   return o;
@@ -129,14 +129,14 @@ async function audit(ctx: Ctx, store: string, label: string): Promise<void> {
 }
 
 /**
- * A fault run: (for a third of the seeds) a clean apply of a previous version first, so the faulty apply replaces lists
+ * A fault run: (for a quarter of the seeds) a clean apply of a previous version first, so the faulty apply replaces lists
  * under existing tags; the apply with faults on; a check (a tag may name the old list or the new one, never a list
  * with anything missing); a clean apply with faults off; a check that everything is there; plan says in sync.
  */
 async function faultRun(ctx: Ctx, lane: Lane, seed: number): Promise<void> {
   const r = rng(seed);
   const rate = 0.005 + r() * (ctx.o.maxRate - 0.005);
-  const update = r() < 1 / 3;
+  const update = r() < 0.25;
   const P = lane.proxy.host;
   const source = `${P}/src/app:multi`;
   const repo = `torture/f${seed}`;
@@ -324,6 +324,12 @@ async function main(): Promise<number> {
   const deadline = started + o.timeLimitS * 1000;
   const lab = await startLab({ only: ['token'], keep: o.keep });
   const work = await mkdtemp(join(tmpdir(), 'plait-torture-'));
+  // Stopped by hand: no registry or work directory outlives the run.
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      void Promise.allSettled([lab.stop(), o.keep ? undefined : rm(work, { recursive: true, force: true })]).then(() => process.exit(130));
+    });
+  }
   const lanes: Lane[] = [];
   const t = lab.info.token;
   const stats: Stats = {
@@ -363,13 +369,14 @@ async function main(): Promise<number> {
     process.stderr.write(`torture: lab and fixtures ready in ${Date.now() - started} ms\n`);
 
     // Fault runs, then crash runs, from one queue that the lanes drain.
-    const jobs: Array<(lane: Lane) => Promise<void>> = [
-      ...Array.from({ length: o.runs }, (_, i) => (lane: Lane) => faultRun(ctx, lane, o.seed + i)),
-      ...Array.from({ length: o.crashRuns }, (_, i) => (lane: Lane) => crashRun(ctx, lane, o.seed + 100_000 + i)),
-    ];
+    // Crash runs spread evenly among the fault runs, so a time limit cuts both in proportion.
+    const jobs: Array<{ at: number; run: (lane: Lane) => Promise<void> }> = [
+      ...Array.from({ length: o.runs }, (_, i) => ({ at: (i + 0.5) / o.runs, run: (lane: Lane) => faultRun(ctx, lane, o.seed + i) })),
+      ...Array.from({ length: o.crashRuns }, (_, i) => ({ at: (i + 0.5) / o.crashRuns, run: (lane: Lane) => crashRun(ctx, lane, o.seed + 100_000 + i) })),
+    ].sort((a, b) => a.at - b.at);
     let next = 0;
     await Promise.all(lanes.map(async (lane) => {
-      while (next < jobs.length && Date.now() < deadline) await jobs[next++]!(lane);
+      while (next < jobs.length && Date.now() < deadline) await jobs[next++]!.run(lane);
     }));
     for (let i = 0; i < o.concurrencyRuns && Date.now() < deadline; i++) await concurrencyRound(ctx, lanes[0]!, i);
 
