@@ -1,12 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { stat, readFile, writeFile, utimes, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
+import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import lockfile from 'proper-lockfile';
 import { ErrorCodes, PlaitError } from '../../errors.js';
 import { writeFileAtomic } from '../../fsutil.js';
 import { errnoCode, storeError } from './layout.js';
 import { KeyedMutex } from './mutex.js';
+import { sweepTempFiles } from './sweep.js';
 
 // Exclusive, cross-process lock on a target file (containers/storage's digest lock, §8), built from proper-lockfile's
 // mkdir lock plus an in-process queue. Unlike the fcntl lock podman uses, a mkdir lock survives its holder's death, so
@@ -42,7 +44,15 @@ function lockedError(subject: string, lockDir: string, timeoutMs: number, holder
   });
 }
 
+/** Lock dirs whose writeFileAtomic debris (a writer killed while creating a target) this process has swept. */
+const sweptDirs = new Set<string>();
+
 async function ensureTarget(target: string): Promise<void> {
+  const dir = dirname(target);
+  if (!sweptDirs.has(dir)) {
+    sweptDirs.add(dir);
+    await sweepTempFiles(dir);
+  }
   try {
     await stat(target);
   } catch (e) {
