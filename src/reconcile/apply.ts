@@ -59,28 +59,37 @@ export async function applyPlan(p: Plan, store: Store, opts: ApplyOptions = {}):
   const signers = await signersFor(spec);
   for (const s of signers) await s.prepare();
 
-  const before = await snapshot(store, spec.name);
-  let created = false;
-  if (!before) {
-    try {
-      await createList(store, spec.name);
-      created = true;
-    } catch (e) {
-      // Another apply of the same spec created it meanwhile: carry on with that one.
-      if (!(e instanceof PlaitError && e.code === ErrorCodes.E_CONFLICT)) throw e;
+  // A writer of the same spec that created the list and then failed deletes it (see below), possibly while this one
+  // waited for the lock on it: then this apply starts over on a list of its own, a few times at most.
+  for (let attempt = 1; ; attempt++) {
+    const before = await snapshot(store, spec.name);
+    let created = false;
+    if (!before) {
+      try {
+        await createList(store, spec.name);
+        created = true;
+      } catch (e) {
+        // Another apply of the same spec created it meanwhile: carry on with that one.
+        if (!(e instanceof PlaitError && e.code === ErrorCodes.E_CONFLICT)) throw e;
+      }
+    }
+    const rec = await store.getRecord(spec.name);
+    const result = await store.withListLock(rec.id, async () => {
+      if (!created && (await store.resolve(spec.name)) !== rec.id) return undefined;
+      try {
+        return await applyLocked(p, store, rec.id, signers, opts);
+      } catch (e) {
+        // A failed apply leaves the store as it was: a list this apply created goes, an existing one gets its items back.
+        if (created) await store.deleteRecord(rec.id).catch(() => undefined);
+        else if (before && before.id === rec.id) await store.writeItems(rec.id, before.items).catch(() => undefined);
+        throw e;
+      }
+    }, { label: spec.name });
+    if (result) return result;
+    if (attempt === 3) {
+      throw new PlaitError(ErrorCodes.E_CONFLICT, `${spec.name}: the list was removed by another writer while this apply waited for it, ${attempt} times; nothing was pushed`, { retryable: true });
     }
   }
-  const rec = await store.getRecord(spec.name);
-  return store.withListLock(rec.id, async () => {
-    try {
-      return await applyLocked(p, store, rec.id, signers, opts);
-    } catch (e) {
-      // A failed apply leaves the store as it was: a list this apply created goes, an existing one gets its items back.
-      if (created) await store.deleteRecord(rec.id).catch(() => undefined);
-      else if (before && before.id === rec.id) await store.writeItems(rec.id, before.items).catch(() => undefined);
-      throw e;
-    }
-  }, { label: spec.name });
 }
 
 async function applyLocked(p: Plan, store: Store, recId: string, signers: Signer[], opts: ApplyOptions): Promise<ApplyResult> {
