@@ -8,7 +8,7 @@ import type { IncomingHttpHeaders, Server } from 'node:http';
 export type Fault =
   /** A byte in the middle of a 200 GET body flipped; the length stays right. */
   | { kind: 'corrupt' }
-  | { kind: 'status'; status: number; headers?: Record<string, string> }
+  | { kind: 'status'; status: number; headers?: Record<string, string>; code?: string; message?: string }
   | { kind: 'redirect'; location: string }
   /** The connection dropped before any answer. */
   | { kind: 'reset' }
@@ -58,7 +58,7 @@ export async function startFaultProxy(targetHost: string, fault: FaultProxy['fau
       case 'status':
         req.resume();
         res.writeHead(f.status, { 'content-type': 'application/json', ...f.headers });
-        res.end(JSON.stringify({ errors: [{ code: f.status === 401 ? 'UNAUTHORIZED' : 'UNAVAILABLE', message: 'injected by the lab proxy' }] }));
+        res.end(JSON.stringify({ errors: [{ code: f.code ?? (f.status === 401 ? 'UNAUTHORIZED' : 'UNAVAILABLE'), message: f.message ?? 'injected by the lab proxy' }] }));
         return;
       case 'redirect':
         req.resume();
