@@ -1,16 +1,9 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { createWriteStream } from 'node:fs';
-import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { createGzip } from 'node:zlib';
+import { rm } from 'node:fs/promises';
 import { recompressBlob } from '../../../src/core/compression/recompress.js';
-import { DigestingHasher } from '../../../src/oci/digest.js';
 import { OCI_LAYER_GZIP, OCI_LAYER_ZSTD } from '../../../src/oci/mediatype.js';
-import { LayoutImage } from '../../../src/transports/layout/layout.js';
-import { dataStream, MiB } from './data.js';
+import { MiB } from './data.js';
+import { gzipLayerInLayout } from './gzip-layout.js';
 import { MemoryRegistry } from './memory-transport.js';
 
 // Streaming, measured: a 256 MiB random layer (gzip, in an OCI layout, read as a verified stream) recompressed to
@@ -23,29 +16,9 @@ import { MemoryRegistry } from './memory-transport.js';
 const dirs: string[] = [];
 afterAll(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
 
-const tap = (h: DigestingHasher) => new Transform({
-  transform(c: Buffer, _e, cb) {
-    h.update(c);
-    cb(null, c);
-  },
-});
-
-async function gzipLayerInLayout(size: number, seed: string) {
-  const dir = await mkdtemp(join(tmpdir(), 'plait-memtest-'));
-  dirs.push(dir);
-  await mkdir(join(dir, 'blobs', 'sha256'), { recursive: true });
-  await writeFile(join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
-  await writeFile(join(dir, 'index.json'), '{"schemaVersion":2,"manifests":[]}');
-  const diff = new DigestingHasher();
-  const blob = new DigestingHasher();
-  const tmp = join(dir, 'blob.tmp');
-  await pipeline(dataStream('random', size, seed, 256 * 1024), tap(diff), createGzip({ level: 1 }), tap(blob), createWriteStream(tmp));
-  await rename(tmp, join(dir, 'blobs', 'sha256', blob.digest().slice('sha256:'.length)));
-  return { src: new LayoutImage(dir), digest: blob.digest(), size: blob.size, diffId: diff.digest() };
-}
-
 async function recompress(size: number, seed: string) {
   const layer = await gzipLayerInLayout(size, seed);
+  dirs.push(layer.dir);
   const dest = new MemoryRegistry().repo('dest/big', { sink: true });
   return { layer, dest, run: () => recompressBlob(layer.src, dest, { mediaType: OCI_LAYER_GZIP, digest: layer.digest, size: layer.size }, 'zstd') };
 }
