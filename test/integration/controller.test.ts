@@ -1,6 +1,6 @@
 import { describe, it, expect, inject, beforeAll, afterAll } from 'vitest';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openImage, closeAllClients } from '../../src/transports/index.js';
@@ -335,6 +335,26 @@ describe('plait controller', () => {
     expect(b.logs()).toContain(`${NS}/shard-b`);
     expect(b.logs()).not.toContain(`${NS}/shard-a`);
     expect(a.logs()).not.toContain(`${NS}/web`);
+  });
+
+  it('registries.conf is honoured: an insecure entry lets it read a plain-HTTP source, a blocked prefix is refused before any request', async () => {
+    await stopAll();
+    const P = lab.plain.host;
+    const conf = join(await mkdtemp(join(tmpdir(), 'plait-ctl-regconf-')), 'registries.conf');
+    await writeFile(conf, ['[[registry]]', `location = "${P}"`, 'insecure = true', '', '[[registry]]', `location = "${P}/blocked"`, 'blocked = true', ''].join('\n'));
+    await controller(['--leader-elect=false'], { CONTAINERS_REGISTRIES_CONF: conf });
+    // The object says nothing about plain HTTP: only the file lets the controller read the source over http.
+    await kubectlOk(cp, ['apply', '-f', '-'], ml({ name: 'regconf', sources: [{ image: peers.singles[0]!.ref }] }));
+    await waitReady('regconf', 1);
+    const mark = await logMark(lab.plain.accessLog);
+    await kubectlOk(cp, ['apply', '-f', '-'], ml({ name: 'regconf-blocked', sources: [{ image: `${P}/blocked/app:v1` }] }));
+    const ready = await waitUntil(async () => {
+      const r = condition(await getMl(cp, NS, 'regconf-blocked'), 'Ready');
+      return r?.status === 'False' && /is blocked/.test(r.message ?? '') ? r : undefined;
+    }, 60_000, () => 'not refused as blocked');
+    expect(ready.message).toContain('registries.conf');
+    expect((await entriesSince(lab.plain.accessLog, mark)).filter((e) => e.path.includes('/blocked/'))).toEqual([]);
+    for (const n of ['regconf', 'regconf-blocked']) await kubectlOk(cp, ['delete', 'ml', n, '-n', NS, '--wait=true', '--timeout=30s']);
   });
 
   it('no password, token or passphrase in logs, events or any status', async () => {
