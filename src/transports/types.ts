@@ -40,6 +40,8 @@ export interface ImageSource {
   resolve(ref?: string): Promise<ResolvedManifest | undefined>;
   /** A stream of the blob's bytes that errors with E_DIGEST_MISMATCH (before its end) if they are not the digest. */
   getBlob(desc: BlobDescriptor): Promise<Readable>;
+  /** Where it is cheap (a layout): throw unless the blob is there to be read, so a copy can refuse before it writes. */
+  checkBlob?(desc: BlobDescriptor): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -1,12 +1,11 @@
 import { PlaitError, ErrorCodes } from '../../errors.js';
-import { parseManifest } from '../../oci/manifest.js';
 import type { Digest } from '../../oci/digest.js';
 import { chooseInstance } from '../../oci/platform-match.js';
 import { formatPlatform } from '../../oci/platform.js';
 import { openImage, closeAllClients } from '../../transports/index.js';
 import type { ImageSource } from '../../transports/index.js';
 import { platformChoice } from '../../transports/host.js';
-import { readSmall } from '../../transports/registry/image.js';
+import { parseServedManifest, readServedConfig } from '../../transports/documents.js';
 import { parseFlags, REGISTRY_FLAGS, transportOptions, str } from '../flags.js';
 import type { Parsed } from '../flags.js';
 import type { Command } from '../run.js';
@@ -46,7 +45,7 @@ async function show(img: ImageSource, values: Parsed['values']): Promise<number>
     process.stdout.write(top.bytes);
     return 0;
   }
-  const parsed = parseManifest(top.bytes, top.mediaType);
+  const parsed = parseServedManifest(img, top);
   const overridden = ['override-os', 'override-arch', 'override-variant'].some((k) => str(values[k]) !== undefined);
   if (!values.config && overridden && parsed.kind === 'index') {
     // As skopeo inspect does: an override picks the platform's instance of a list, and that image is shown.
@@ -66,10 +65,10 @@ async function show(img: ImageSource, values: Parsed['values']): Promise<number>
       const { choice, opts } = platformChoice({ os: str(values['override-os']), arch: str(values['override-arch']), variant: str(values['override-variant']) });
       const chosen = chooseInstance(parsed.mediaType, parsed.index, choice, opts);
       const child = await img.getManifest(chosen.digest);
-      manifest = parseManifest(child.bytes, child.mediaType);
+      manifest = parseServedManifest(img, child);
     }
     if (manifest.kind !== 'image') throw new PlaitError(ErrorCodes.E_UNSUPPORTED, `${img.name}: a nested list has no config`);
-    const config = await readConfig(img, manifest.manifest.config.digest, manifest.manifest.config.size);
+    const { bytes: config } = await readServedConfig(img, manifest.manifest.config.digest, manifest.manifest.config.size);
     process.stdout.write(values.raw ? config : JSON.stringify(JSON.parse(config.toString()), null, 4) + '\n');
     return 0;
   }
@@ -94,13 +93,10 @@ async function show(img: ImageSource, values: Parsed['values']): Promise<number>
 }
 
 async function showImage(img: ImageSource, bytes: Buffer, mediaType: string, digest: Digest): Promise<number> {
-  const parsed = parseManifest(bytes, mediaType);
+  const parsed = parseServedManifest(img, { bytes, mediaType, digest });
   if (parsed.kind !== 'image') throw new PlaitError(ErrorCodes.E_UNSUPPORTED, `${img.name}: a nested list is not shown`);
   const m = parsed.manifest;
-  const config = JSON.parse((await readConfig(img, m.config.digest, m.config.size)).toString()) as {
-    created?: string; architecture?: string; os?: string; variant?: string; 'os.version'?: string;
-    config?: { Labels?: Record<string, string>; Env?: string[] };
-  };
+  const { config } = await readServedConfig(img, m.config.digest, m.config.size);
   const out = {
     Name: img.name,
     Digest: digest,
@@ -119,6 +115,3 @@ async function showImage(img: ImageSource, bytes: Buffer, mediaType: string, dig
   return 0;
 }
 
-async function readConfig(img: ImageSource, digest: Digest, size: number): Promise<Buffer> {
-  return readSmall(await img.getBlob({ digest, size }));
-}

@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { PlaitError, ErrorCodes } from '../../errors.js';
 import type { Digest } from '../../oci/digest.js';
-import { parseManifest } from '../../oci/manifest.js';
+import { parseServedManifest } from '../../transports/documents.js';
 import type { Descriptor } from '../../oci/types.js';
 import {
   OCI_LAYER_NONDISTRIBUTABLE, OCI_LAYER_NONDISTRIBUTABLE_GZIP, OCI_LAYER_NONDISTRIBUTABLE_ZSTD,
@@ -189,7 +189,7 @@ export class Copier {
 
   /** Copy one image manifest (its blobs, then itself by digest). Skips everything when it is already there. */
   async copyImageManifest(m: ManifestBlob): Promise<void> {
-    const parsed = parseManifest(m.bytes, m.mediaType);
+    const parsed = parseServedManifest(this.src, m);
     if (parsed.kind !== 'image') {
       throw new PlaitError(ErrorCodes.E_UNSUPPORTED, `${this.src.name}: ${m.digest} is a nested list; lists of lists are not copied`);
     }
@@ -206,7 +206,12 @@ export class Copier {
   /** Copy the source's top manifest and everything below it. */
   async run(top?: ManifestBlob): Promise<CopyResult> {
     const m = top ?? (await this.src.getManifest());
-    const parsed = parseManifest(m.bytes, m.mediaType);
+    const parsed = parseServedManifest(this.src, m);
+    if (this.src.checkBlob) {
+      const wanted = this.opts.instances ? new Set<string>(this.opts.instances) : undefined;
+      const children = parsed.kind === 'index' ? (parsed.index.manifests ?? []).filter((d) => !wanted || wanted.has(d.digest)) : [];
+      await checkSourceBlobs(this.src, parsed.kind === 'image' ? [m] : await Promise.all(children.map((d) => this.src.getManifest(d.digest))));
+    }
     if (parsed.kind === 'index') {
       const wanted = this.opts.instances ? new Set<string>(this.opts.instances) : undefined;
       const children = (parsed.index.manifests ?? []).filter((d) => !wanted || wanted.has(d.digest));
@@ -228,6 +233,26 @@ export class Copier {
     }
     this.progress({ kind: 'manifest-written', digest: m.digest, bytes: m.bytes.length });
     return { digest: m.digest, mediaType: m.mediaType, size: m.bytes.length, bytesCopied: this.bytesCopied };
+  }
+}
+
+/**
+ * A source that can tell cheaply whether its blobs are readable (a layout: a blob missing, a directory, a FIFO, a
+ * symlink out of it, of the wrong size) is asked about every blob of these image manifests first, so that such a
+ * source is refused before the destination is touched. Other sources: nothing to do.
+ */
+export async function checkSourceBlobs(src: ImageSource, manifests: ManifestBlob[]): Promise<void> {
+  const check = src.checkBlob?.bind(src);
+  if (!check) return;
+  const seen = new Set<string>();
+  for (const m of manifests) {
+    const parsed = parseServedManifest(src, m);
+    if (parsed.kind !== 'image') continue;
+    for (const b of [parsed.manifest.config, ...parsed.manifest.layers]) {
+      if (seen.has(b.digest) || (NON_DISTRIBUTABLE.has(b.mediaType) && (b.urls?.length ?? 0) > 0)) continue;
+      seen.add(b.digest);
+      await check({ digest: b.digest, size: b.size });
+    }
   }
 }
 

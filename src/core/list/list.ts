@@ -2,7 +2,7 @@ import { PlaitError, ErrorCodes, isPlaitError } from '../../errors.js';
 import type { Digest } from '../../oci/digest.js';
 import { algorithmOf, digestOf } from '../../oci/digest.js';
 import { goMarshal, goMap } from '../../oci/gojson.js';
-import { parseManifest, parseManifestList } from '../../oci/manifest.js';
+import { parseManifestList } from '../../oci/manifest.js';
 import { DOCKER_CONFIG, DOCKER_LIST, OCI_CONFIG } from '../../oci/mediatype.js';
 import { chooseInstance } from '../../oci/platform-match.js';
 import { parseImageName } from '../../oci/image-name.js';
@@ -13,7 +13,7 @@ import type { Descriptor, Platform } from '../../oci/types.js';
 import { openImage } from '../../transports/index.js';
 import type { ImageSource, TransportOptions } from '../../transports/index.js';
 import { platformChoice } from '../../transports/host.js';
-import { readSmall } from '../../transports/registry/image.js';
+import { parseServedManifest, readServedConfig } from '../../transports/documents.js';
 import type { Store } from '../store/index.js';
 import { ManifestList } from './manifests.js';
 
@@ -202,7 +202,7 @@ export class List {
     const name = parseImageName(ref, { dropTagIfDigested: true });
     const src = openImage(name, opts.transport ?? {});
     const top = await src.getManifest();
-    const parsedTop = parseManifest(top.bytes, top.mediaType);
+    const parsedTop = parseServedManifest(src, top);
     let entries: Entry[];
     if (parsedTop.kind === 'index') {
       const docker = parsedTop.mediaType === DOCKER_LIST ? parseManifestList(top.bytes, top.mediaType).index.manifests ?? [] : [];
@@ -293,16 +293,14 @@ export async function instanceFacts(src: ImageSource, known: { bytes: Buffer; me
     if (cached) return { ...cached, digest: key };
   }
   const m = known ?? (await src.getManifest(digest));
-  const parsed = parseManifest(m.bytes, m.mediaType);
+  const parsed = parseServedManifest(src, m);
   const facts: InstanceFacts = {
     mediaType: m.mediaType, size: m.bytes.length, os: '', architecture: '', osVersion: '', osFeatures: [], variant: '',
     artifactType: parsed.kind === 'image' ? parsed.manifest.artifactType ?? '' : '',
   };
   // HEAD's rule: read the config only for images (no artifactType) with an image config type.
   if (parsed.kind === 'image' && !facts.artifactType && (parsed.manifest.config.mediaType === OCI_CONFIG || parsed.manifest.config.mediaType === DOCKER_CONFIG)) {
-    const cfg = JSON.parse((await readSmall(await src.getBlob({ digest: parsed.manifest.config.digest, size: parsed.manifest.config.size }))).toString('utf8')) as {
-      os?: string; architecture?: string; variant?: string; 'os.version'?: string; 'os.features'?: string[];
-    };
+    const { config: cfg } = await readServedConfig(src, parsed.manifest.config.digest, parsed.manifest.config.size);
     facts.os = cfg.os ?? '';
     facts.osVersion = cfg['os.version'] ?? '';
     facts.osFeatures = [...(cfg['os.features'] ?? [])];

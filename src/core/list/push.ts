@@ -13,7 +13,7 @@ import { claimRegistries, openImage } from '../../transports/index.js';
 import type { ImageDestination, ImageSource, ManifestBlob, TransportOptions } from '../../transports/index.js';
 import { hostPlatform, platformChoice } from '../../transports/host.js';
 import { readSmall } from '../../transports/registry/image.js';
-import { Copier, sharedCopyState } from '../copy/copy.js';
+import { Copier, checkSourceBlobs, sharedCopyState } from '../copy/copy.js';
 import type { BlobTee, CopyPhase, CopyProgress, SharedCopyState } from '../copy/copy.js';
 import type { VariantTee } from '../compression/tee.js';
 import { convertList, dockerToOci, ociToDocker } from '../copy/convert.js';
@@ -304,6 +304,11 @@ export async function push(store: Store, list: List, dest: ImageDestination, opt
 
   const phase = (p: CopyPhase) => opts.onProgress?.({ kind: 'phase', phase: p, bytes: 0 });
   const entries = (index.manifests ?? []).filter((d) => selection === 'all' || refs.has(d.digest));
+  // Sources that can say cheaply that a blob is unreadable (layouts) are asked first: refused before anything is written.
+  for (const d of entries) {
+    const src = sourceFor(d.digest);
+    if (src.checkBlob) await checkSourceBlobs(src, [(await cachedManifest(opts.cacheStore, d.digest)) ?? (await src.getManifest(d.digest))]);
+  }
   phase(opts.forceCompressionFormat ? 'recompress' : 'copy');
   const pushed = new Map<string, Pushed>();
   let bytesCopied = 0;

@@ -1,11 +1,12 @@
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readFile, stat, link, rename, unlink, open } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { constants, createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, stat, lstat, link, rename, unlink, open, realpath } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { join, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { pipeline as pipelineCb } from 'node:stream';
 import type { Readable } from 'node:stream';
 import { PlaitError, ErrorCodes } from '../../errors.js';
-import { digestOf, parseDigest, isDigest } from '../../oci/digest.js';
+import { digestOf, parseDigest, isDigest, DigestingHasher } from '../../oci/digest.js';
 import type { Digest } from '../../oci/digest.js';
 import { guessMediaType, MAX_MANIFEST_BYTES } from '../../oci/manifest.js';
 import { writeFileAtomic, tempPathFor, fsyncDir } from '../../fsutil.js';
@@ -22,6 +23,14 @@ import { writes } from '../interrupt.js';
 
 export const REF_NAME = 'org.opencontainers.image.ref.name';
 const INDEX_MEDIA_TYPE = 'application/vnd.oci.image.index.v1+json';
+
+// index.json lists every image of the layout, so it may well pass the 4 MiB manifest cap (10 000 entries are about
+// 2 MiB); past this it is refused rather than read into memory.
+export const MAX_INDEX_JSON_BYTES = 32 * 1024 * 1024;
+
+// A blob is opened without blocking (a FIFO planted in blobs/ must not hang the read) and without letting the terminal
+// become ours; what is opened must then prove to be a regular file inside the layout.
+const OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY;
 
 // image-spec: ref ::= component ("/" component)*; component ::= alphanum (separator alphanum)*;
 // separator ::= [-._:@+] | "--"
@@ -49,6 +58,37 @@ interface IndexJson {
   manifests: IndexDescriptor[];
   annotations?: Record<string, string>;
   [k: string]: unknown;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** The entries of index.json checked as descriptors, each problem named by its JSON path. */
+function checkIndex(file: string, v: unknown): IndexJson {
+  const bad = (path: string, why: string): never => {
+    throw new PlaitError(ErrorCodes.E_MANIFEST_INVALID, `${file}: ${path}: ${why}`, { details: { path } });
+  };
+  if (!isObject(v)) bad('(root)', 'not an OCI image index (a JSON object is needed)');
+  const idx = v as IndexJson;
+  if (idx.schemaVersion !== 2) bad('schemaVersion', `must be 2, got ${JSON.stringify(idx.schemaVersion) ?? 'nothing'}`);
+  if (idx.manifests != null && !Array.isArray(idx.manifests)) bad('manifests', 'must be an array');
+  idx.manifests ??= [];
+  idx.manifests.forEach((m: unknown, i) => {
+    const at = `manifests[${i}]`;
+    if (!isObject(m)) bad(at, 'must be an object (a descriptor)');
+    const d = m as Record<string, unknown>;
+    if (typeof d.mediaType !== 'string') bad(`${at}.mediaType`, 'must be a string');
+    if (typeof d.digest !== 'string') bad(`${at}.digest`, d.digest === undefined ? 'missing' : 'must be a string');
+    try {
+      parseDigest(d.digest as string);
+    } catch (e) {
+      bad(`${at}.digest`, (e as Error).message);
+    }
+    if (typeof d.size !== 'number' || !Number.isSafeInteger(d.size) || d.size < 0) bad(`${at}.size`, `must be a non-negative integer, got ${JSON.stringify(d.size) ?? 'nothing'}`);
+    if (d.annotations != null && (!isObject(d.annotations) || Object.values(d.annotations).some((a) => typeof a !== 'string'))) {
+      bad(`${at}.annotations`, 'must map strings to strings');
+    }
+  });
+  return idx;
 }
 
 // In-process serialisation of index.json updates per layout (renames are atomic, but read-modify-write is not).
@@ -81,27 +121,81 @@ export class LayoutImage implements ImageSource, ImageDestination {
     return join(this.dir, 'blobs', parsed.slice(0, i), parsed.slice(i + 1));
   }
 
-  async readIndex(): Promise<IndexJson> {
-    let text: string;
+  /**
+   * Open `path` (inside the layout) for reading: it must resolve to a regular file under the layout's own directory —
+   * a symlink out of the layout, a directory, a FIFO or a device is refused in one line. Undefined when it is absent.
+   */
+  private async openInside(path: string, what: string): Promise<{ fh: FileHandle; size: number } | undefined> {
+    let real: string;
+    let root: string;
     try {
-      text = await readFile(join(this.dir, 'index.json'), 'utf8');
+      [real, root] = await Promise.all([realpath(path), realpath(this.dir)]);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
-        throw new PlaitError(ErrorCodes.E_NOT_FOUND, `${this.name}: ${this.dir} is not an OCI layout (no index.json)`);
-      }
-      throw e;
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') return undefined;
+      throw new PlaitError(ErrorCodes.E_STORE, `${this.name}: ${what}: ${(e as Error).message}`, { cause: e });
     }
-    let idx: IndexJson;
+    if (!real.startsWith(root + sep)) {
+      throw new PlaitError(ErrorCodes.E_MANIFEST_INVALID, `${this.name}: ${what} is outside the layout (it resolves to ${real})`);
+    }
+    let fh: FileHandle;
     try {
-      idx = JSON.parse(text) as IndexJson;
+      fh = await open(real, OPEN_FLAGS);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw new PlaitError(ErrorCodes.E_STORE, `${this.name}: ${what}: ${(e as Error).message}`, { cause: e });
+    }
+    const st = await fh.stat();
+    if (!st.isFile()) {
+      await fh.close();
+      throw new PlaitError(ErrorCodes.E_MANIFEST_INVALID, `${this.name}: ${what} is not a regular file (${st.isDirectory() ? 'a directory' : st.isFIFO() ? 'a FIFO' : 'a device or socket'})`);
+    }
+    return { fh, size: st.size };
+  }
+
+  /** Read a small file of the layout whole, refusing one over `limit` bytes without reading it. */
+  private async readInside(path: string, what: string, limit: number): Promise<Buffer | undefined> {
+    const opened = await this.openInside(path, what);
+    if (!opened) return undefined;
+    try {
+      if (opened.size > limit) throw new PlaitError(ErrorCodes.E_MANIFEST_INVALID, `${this.name}: ${what} is ${opened.size} bytes, over the ${limit}-byte limit`);
+      const buf = Buffer.alloc(opened.size);
+      const { bytesRead } = await opened.fh.read(buf, 0, opened.size, 0);
+      return buf.subarray(0, bytesRead);
+    } finally {
+      await opened.fh.close();
+    }
+  }
+
+  /** oci-layout, when present, must be a JSON object with an imageLayoutVersion of the 1.x line plait knows. */
+  private async checkOciLayout(): Promise<void> {
+    const file = join(this.dir, 'oci-layout');
+    const bytes = await this.readInside(file, 'oci-layout', 64 * 1024);
+    if (bytes === undefined) return;
+    let v: unknown;
+    try {
+      v = JSON.parse(bytes.toString('utf8'));
     } catch {
-      throw new PlaitError(ErrorCodes.E_MANIFEST_INVALID, `${join(this.dir, 'index.json')}: not valid JSON`);
+      throw new PlaitError(ErrorCodes.E_MANIFEST_INVALID, `${file}: not valid JSON`);
     }
-    if (idx.schemaVersion !== 2 || !Array.isArray(idx.manifests ?? [])) {
-      throw new PlaitError(ErrorCodes.E_MANIFEST_INVALID, `${join(this.dir, 'index.json')}: not an OCI image index`);
+    const version = isObject(v) ? v.imageLayoutVersion : undefined;
+    if (typeof version !== 'string' || !/^1\.\d+\.\d+$/.test(version)) {
+      throw new PlaitError(ErrorCodes.E_UNSUPPORTED, `${file}: imageLayoutVersion ${JSON.stringify(version) ?? 'missing'}: only 1.x.y layouts are supported`);
     }
-    idx.manifests ??= [];
-    return idx;
+  }
+
+  async readIndex(): Promise<IndexJson> {
+    const file = join(this.dir, 'index.json');
+    await this.checkOciLayout();
+    const bytes = await this.readInside(file, 'index.json', MAX_INDEX_JSON_BYTES);
+    if (bytes === undefined) throw new PlaitError(ErrorCodes.E_NOT_FOUND, `${this.name}: ${this.dir} is not an OCI layout (no index.json)`);
+    let v: unknown;
+    try {
+      v = JSON.parse(bytes.toString('utf8'));
+    } catch {
+      // Not the parser's message: it quotes the text, and index.json is not verified content.
+      throw new PlaitError(ErrorCodes.E_MANIFEST_INVALID, `${file}: not valid JSON`);
+    }
+    return checkIndex(file, v);
   }
 
   /** The index.json entry a ref (or the lone entry) names. */
@@ -113,22 +207,19 @@ export class LayoutImage implements ImageSource, ImageDestination {
       throw new PlaitError(ErrorCodes.E_REFERENCE_INVALID, `${this.name}: no reference given and index.json holds ${idx.manifests.length} images`);
     }
     if (isDigest(want)) return idx.manifests.find((m) => m.digest === want) ?? { mediaType: '', digest: want, size: -1 };
-    return idx.manifests.find((m) => m.annotations?.[REF_NAME] === want);
+    const named = idx.manifests.filter((m) => m.annotations?.[REF_NAME] === want);
+    if (new Set(named.map((m) => m.digest)).size > 1) {
+      throw new PlaitError(ErrorCodes.E_MANIFEST_INVALID, `${join(this.dir, 'index.json')}: ${named.length} entries are named "${want}", with different digests`);
+    }
+    return named[0];
   }
 
   async getManifest(ref?: string): Promise<ManifestBlob> {
     const desc = await this.findDescriptor(ref);
     if (!desc) throw new PlaitError(ErrorCodes.E_MANIFEST_UNKNOWN, `${this.name}: no image named "${ref ?? this.tag ?? ''}" in ${this.dir}`);
     const digest = parseDigest(desc.digest);
-    let bytes: Buffer;
-    try {
-      const st = await stat(this.blobPath(digest));
-      if (st.size > MAX_MANIFEST_BYTES) throw new PlaitError(ErrorCodes.E_MANIFEST_INVALID, `${this.name}: manifest ${digest} is over ${MAX_MANIFEST_BYTES} bytes`);
-      bytes = await readFile(this.blobPath(digest));
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new PlaitError(ErrorCodes.E_MANIFEST_UNKNOWN, `${this.name}: manifest ${digest} is missing from blobs/`);
-      throw e;
-    }
+    const bytes = await this.readInside(this.blobPath(digest), `manifest ${digest}`, MAX_MANIFEST_BYTES);
+    if (bytes === undefined) throw new PlaitError(ErrorCodes.E_MANIFEST_UNKNOWN, `${this.name}: manifest ${digest} is missing from blobs/`);
     const got = digestOf(bytes, digest.slice(0, digest.indexOf(':')));
     if (got !== digest) throw new PlaitError(ErrorCodes.E_DIGEST_MISMATCH, `${this.name}: blob ${digest} holds content with digest ${got}`);
     if (desc.size >= 0 && desc.size !== bytes.length) {
@@ -147,42 +238,62 @@ export class LayoutImage implements ImageSource, ImageDestination {
     }
     if (!desc) return undefined;
     if (desc.size < 0 || !desc.mediaType) {
-      const m = await this.getManifest(desc.digest).catch(() => undefined);
-      return m ? { digest: m.digest, mediaType: m.mediaType, size: m.bytes.length } : undefined;
+      let m: ManifestBlob;
+      try {
+        m = await this.getManifest(desc.digest);
+      } catch (e) {
+        // Absent is "not there"; a blob that is there but wrong must say so.
+        if (e instanceof PlaitError && e.code === ErrorCodes.E_MANIFEST_UNKNOWN) return undefined;
+        throw e;
+      }
+      return { digest: m.digest, mediaType: m.mediaType, size: m.bytes.length };
     }
     return { digest: parseDigest(desc.digest), mediaType: desc.mediaType, size: desc.size };
   }
 
   async getBlob(desc: BlobDescriptor): Promise<Readable> {
-    const path = this.blobPath(desc.digest);
-    try {
-      await stat(path);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new PlaitError(ErrorCodes.E_BLOB_UNKNOWN, `${this.name}: blob ${desc.digest} not found`);
-      throw e;
-    }
+    const opened = await this.openInside(this.blobPath(desc.digest), `blob ${desc.digest}`);
+    if (!opened) throw new PlaitError(ErrorCodes.E_BLOB_UNKNOWN, `${this.name}: blob ${desc.digest} not found`);
     const verifier = new VerifyingStream(desc.digest, desc.size, `${this.name}: blob ${desc.digest}`);
-    return pipelineCb(createReadStream(path, { highWaterMark: 1 << 20 }), verifier, () => undefined);
+    return pipelineCb(createReadStream('', { fd: opened.fh, highWaterMark: 1 << 20 }), verifier, () => undefined);
+  }
+
+  /** Whether a blob can be read (a regular file inside the layout, of the size asked), without reading it. */
+  async checkBlob(desc: BlobDescriptor): Promise<void> {
+    const opened = await this.openInside(this.blobPath(desc.digest), `blob ${desc.digest}`);
+    if (!opened) throw new PlaitError(ErrorCodes.E_BLOB_UNKNOWN, `${this.name}: blob ${desc.digest} not found`);
+    await opened.fh.close();
+    if (desc.size >= 0 && opened.size !== desc.size) {
+      throw new PlaitError(ErrorCodes.E_DIGEST_MISMATCH, `${this.name}: blob ${desc.digest} has ${opened.size} bytes, expected ${desc.size}`);
+    }
   }
 
   async hasBlob(desc: BlobDescriptor): Promise<boolean> {
     try {
-      const st = await stat(this.blobPath(desc.digest));
-      return desc.size < 0 || st.size === desc.size;
+      const st = await lstat(this.blobPath(desc.digest));
+      // Only a regular file counts as present: anything else planted there is no blob plait wrote.
+      return st.isFile() && (desc.size < 0 || st.size === desc.size);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
       throw e;
     }
   }
 
-  /** Between layouts on one filesystem a hard link is the mount: no bytes are copied. */
+  /**
+   * Between layouts on one filesystem a hard link is the mount: no bytes are written. Only a regular file (not a
+   * symlink, which link(2) would copy as a symlink) whose bytes hash to its name is linked; anything else is copied
+   * through the verifying read, which then says what is wrong.
+   */
   async mountBlob(desc: BlobDescriptor, from: BlobLocation): Promise<boolean> {
     if (from.transport !== 'oci' || from.host === this.dir) return false;
     const src = new LayoutImage(from.host).blobPath(desc.digest);
     const dst = this.blobPath(desc.digest);
     try {
-      const st = await stat(src);
-      if (desc.size >= 0 && st.size !== desc.size) return false;
+      const st = await lstat(src);
+      if (!st.isFile() || (desc.size >= 0 && st.size !== desc.size)) return false;
+      const hasher = new DigestingHasher(desc.digest.slice(0, desc.digest.indexOf(':')));
+      for await (const chunk of createReadStream(src, { highWaterMark: 1 << 20 })) hasher.update(chunk as Buffer);
+      if (hasher.digest() !== desc.digest) return false;
       await this.ensureLayout();
       await mkdir(join(dst, '..'), { recursive: true });
       await link(src, dst);
@@ -194,6 +305,8 @@ export class LayoutImage implements ImageSource, ImageDestination {
   }
 
   async ensureLayout(): Promise<void> {
+    // A layout of another version is not written into.
+    await this.checkOciLayout();
     await mkdir(join(this.dir, 'blobs', 'sha256'), { recursive: true });
     try {
       await stat(join(this.dir, 'oci-layout'));

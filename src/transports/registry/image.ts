@@ -128,7 +128,10 @@ export class RegistryImage implements ImageSource, ImageDestination {
       throw new PlaitError(ErrorCodes.E_DIGEST_MISMATCH, `${this.ref.host}/${this.ref.repository}:${r}: Docker-Content-Digest ${announced} but the body is ${digest}`);
     }
     const ct = normaliseMediaType(header(res.headers, 'content-type') ?? '');
-    const mediaType = ALL_MANIFEST_TYPES.includes(ct) ? ct : guessMediaType(bytes);
+    // A generic Content-Type says nothing and the body decides; a config or layer type for a manifest is a lie that
+    // is kept, so that parsing refuses it.
+    const lies = !ALL_MANIFEST_TYPES.includes(ct) && /^application\/vnd\.(oci\.image|docker\.(container|image))\./.test(ct);
+    const mediaType = ALL_MANIFEST_TYPES.includes(ct) || lies ? ct : guessMediaType(bytes);
     return { bytes, mediaType, digest };
   }
 
@@ -178,6 +181,9 @@ export class RegistryImage implements ImageSource, ImageDestination {
       const loc = header(res.headers, 'location');
       if (!loc || hops > 5) throw new PlaitError(ErrorCodes.E_REGISTRY, `${this.ref.host}: ${what}: redirect without a usable Location`);
       const next = new URL(loc, res.url);
+      if (next.protocol !== 'http:' && next.protocol !== 'https:') {
+        throw new PlaitError(ErrorCodes.E_REGISTRY, `${this.ref.host}/${this.ref.repository}: ${what}: redirected to a ${next.protocol} URL; only http and https are followed`);
+      }
       if (next.host === new URL(res.url).host) {
         res = await this.client.send({ method: 'GET', path: next.toString(), scopes: this.pull, what,
           ok: (s) => (s >= 200 && s < 300) || (s >= 301 && s <= 308) });
