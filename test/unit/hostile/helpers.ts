@@ -32,6 +32,8 @@ export async function snapshot(dir: string): Promise<string> {
       const p = join(dir, rel, e);
       const s = await lstat(p);
       if (s.isSymbolicLink()) out.push(`${rel}/${e} -> ${await readlink(p)}`);
+      // A FIFO planted by a hostile case would block a read: its presence is what counts.
+      else if (s.isFIFO()) out.push(`${rel}/${e} (fifo)`);
       else if (s.isDirectory()) await walk(`${rel}/${e}`);
       else out.push(`${rel}/${e} ${createHash('sha256').update(await readFile(p)).digest('hex')}`);
     }
