@@ -10,6 +10,8 @@ import type { ImageSource } from '../transports/index.js';
 import { hostPlatform } from '../transports/host.js';
 import { readSmall } from '../transports/registry/image.js';
 import { convertList } from '../core/copy/convert.js';
+import { applyEdits } from '../core/list/push.js';
+import type { ManifestBlob } from '../transports/index.js';
 import type { Store } from '../core/store/index.js';
 import type { ReconcileSpec } from './model.js';
 
@@ -20,6 +22,8 @@ import type { ReconcileSpec } from './model.js';
 // clones, whose digests only the store's variant cache knew — so the destination's list is fetched and each clone in
 // it accepted only when it is a valid variant of its source instance (same diff_ids, every layer in the variant's
 // media type, the zstd mark where it belongs), and then remembered in the variant cache for the pushes to come.
+// compression.force rewrites the instances themselves, so their digests too are known only to the variant cache: each
+// rewritten instance is accepted when it is the source instance recompressed (see acceptForced).
 
 export interface Adopted {
   digest: Digest;
@@ -47,7 +51,11 @@ export function predictedListBytes(spec: ReconcileSpec, listBytes: Buffer): { by
 }
 
 /** What a destination tag already serves that a push of `listBytes` would write, or undefined. */
-export async function adoptDestination(spec: ReconcileSpec, store: Store, listBytes: Buffer, tags: Array<TagLike & { ref: string }>): Promise<Adopted | undefined> {
+export async function adoptDestination(spec: ReconcileSpec, store: Store, listBytes: Buffer, tags: Array<TagLike & { ref: string }>,
+  sourceManifest?: (digest: Digest) => Promise<ManifestBlob>): Promise<Adopted | undefined> {
+  if (spec.compression?.force === true && (spec.compression.variants ?? []).length > 0 && spec.format !== 'docker' && sourceManifest) {
+    return forEachServedList(spec, tags, async (img, bytes) => acceptForced(spec, store, img, listBytes, bytes, sourceManifest));
+  }
   const predicted = predictedListBytes(spec, listBytes);
   if (!predicted) return undefined;
   const variants = spec.compression?.variants ?? [];
@@ -55,7 +63,12 @@ export async function adoptDestination(spec: ReconcileSpec, store: Store, listBy
     const digest = digestOf(predicted.bytes);
     return tags.some((t) => t.current === digest) ? { digest, mediaType: predicted.mediaType, bytes: predicted.bytes } : undefined;
   }
-  // With variants: every distinct list the tags serve is a candidate (usually one GET).
+  return forEachServedList(spec, tags, async (img, bytes) => acceptVariants(spec, store, img, predicted.bytes, bytes, variants));
+}
+
+/** Every distinct list the tags serve is a candidate (usually one GET); the first `accept` takes is adopted. */
+async function forEachServedList(spec: ReconcileSpec, tags: Array<TagLike & { ref: string }>,
+  accept: (img: ImageSource, bytes: Buffer) => Promise<boolean>): Promise<Adopted | undefined> {
   const seen = new Set<string>();
   for (const t of tags) {
     if (!t.current || seen.has(t.current)) continue;
@@ -63,10 +76,78 @@ export async function adoptDestination(spec: ReconcileSpec, store: Store, listBy
     const img = openImage(t.ref, spec.transport, 'destination');
     const got = await img.getManifest(t.current);
     if (got.digest !== t.current) continue;
-    const ok = await acceptVariants(spec, store, img, predicted.bytes, got.bytes);
-    if (ok) return { digest: t.current, mediaType: OCI_INDEX, bytes: got.bytes };
+    if (await accept(img, got.bytes)) return { digest: t.current, mediaType: OCI_INDEX, bytes: got.bytes };
   }
   return undefined;
+}
+
+/**
+ * compression.force: whether `destBytes` is what a push of `listBytes` writes when ForceCompressionFormat rewrites
+ * each instance whose layers are not all in the first variant's algorithm. Entry by entry, in the list's order, the
+ * destination holds either the source instance itself (its layers all in that algorithm already) or a rewrite of it:
+ * an OCI image with the source's own config (the same diff_ids), as many layers, each in the algorithm's media type,
+ * a layer already in it kept as it was. The other variants' clones are then checked as for any list, and the bytes
+ * must be exactly the push's. Accepted rewrites are remembered in the variant cache, as the push itself would.
+ */
+async function acceptForced(spec: ReconcileSpec, store: Store, dest: ImageSource, listBytes: Buffer, destBytes: Buffer,
+  sourceManifest: (digest: Digest) => Promise<ManifestBlob>): Promise<boolean> {
+  const { variantAlgorithm, compressionOfMediaType, seedVariant } = await variantTools();
+  const algorithms = spec.compression?.variants ?? [];
+  const force = variantAlgorithm(algorithms[0]!);
+  const layerType = force === 'zstd' ? OCI_LAYER_ZSTD : OCI_LAYER_GZIP;
+  let destIndex: ImageIndex;
+  try {
+    ({ index: destIndex } = parseManifestList(destBytes));
+  } catch {
+    return false;
+  }
+  const { mediaType: storedType, index } = parseManifestList(listBytes);
+  const entries = index.manifests ?? [];
+  const served = destIndex.manifests ?? [];
+  if (served.length < entries.length) return false;
+  const edits = new Map<string, { digest: Digest; size: number; mediaType: string; zstd: boolean }>();
+  const seeds: Array<{ source: Digest; manifest: Buffer; digest: Digest; layers: Array<{ source: Descriptor; variant: Descriptor; diffId: string }> }> = [];
+  for (const [i, d] of entries.entries()) {
+    const e = served[i]!;
+    const source = await sourceManifest(d.digest);
+    if (source.digest !== d.digest) return false;
+    const sp = parseManifest(source.bytes, source.mediaType);
+    if (sp.kind !== 'image') return false;
+    if (sp.manifest.layers.every((l) => compressionOfMediaType(l.mediaType) === force)) {
+      if (e.digest !== d.digest) return false;
+      edits.set(d.digest, { digest: d.digest, size: d.size, mediaType: d.mediaType, zstd: force === 'zstd' });
+      continue;
+    }
+    if (e.digest === d.digest || e.mediaType !== OCI_MANIFEST) return false;
+    const facts = await imageAt(dest, e.digest);
+    if (!facts || facts.manifest.length !== e.size || facts.config.digest !== sp.manifest.config.digest) return false;
+    if (facts.layers.length !== sp.manifest.layers.length) return false;
+    for (const [j, l] of facts.layers.entries()) {
+      const was = sp.manifest.layers[j]!;
+      if (l.mediaType !== layerType || (compressionOfMediaType(was.mediaType) === force && l.digest !== was.digest)) return false;
+    }
+    const ids = await diffIds(dest, facts.config);
+    if (!ids || ids.length !== facts.layers.length) return false;
+    edits.set(d.digest, { digest: e.digest, size: e.size, mediaType: OCI_MANIFEST, zstd: force === 'zstd' });
+    seeds.push({ source: d.digest, manifest: facts.manifest, digest: e.digest, layers: sp.manifest.layers.map((l, j) => ({ source: l, variant: facts.layers[j]!, diffId: ids[j]! })) });
+  }
+  // The list as the push writes it before its other variants are added (see push.ts).
+  const runtime = { os: hostPlatform().choice.os, architecture: hostPlatform().choice.architecture };
+  const edited = convertList(applyEdits(index, edits), storedType, OCI_INDEX, runtime);
+  const original = convertList(index, storedType, storedType, runtime);
+  const regular = storedType === OCI_INDEX && edited.equals(original) ? listBytes : edited;
+  const rest = algorithms.slice(1);
+  const ok = rest.length > 0
+    ? await acceptVariants(spec, store, dest, regular, destBytes, rest)
+    : withIndent(spec, regular).equals(destBytes);
+  if (!ok) return false;
+  for (const s of seeds) await seedVariant(store, force, spec.compression?.level, { ...s, location: dest.location });
+  return true;
+}
+
+/** A list's bytes as a push lays them out (listIndent). */
+function withIndent(spec: ReconcileSpec, bytes: Buffer): Buffer {
+  return spec.listIndent !== undefined && spec.listIndent > 0 ? goIndent(bytes, ' '.repeat(spec.listIndent)) : bytes;
 }
 
 interface ImageFacts { manifest: Buffer; layers: Descriptor[]; config: Descriptor; mediaType: string }
@@ -94,7 +175,8 @@ async function diffIds(img: ImageSource, config: Descriptor): Promise<string[] |
  * Whether `destBytes` is `regularBytes` with exactly the clones a push would add, each a valid variant of its source
  * instance; when it is, the clones are recorded in the store's variant cache so later pushes reuse them.
  */
-async function acceptVariants(spec: ReconcileSpec, store: Store, dest: ImageSource, regularBytes: Buffer, destBytes: Buffer): Promise<boolean> {
+async function acceptVariants(spec: ReconcileSpec, store: Store, dest: ImageSource, regularBytes: Buffer, destBytes: Buffer,
+  algorithms: readonly string[]): Promise<boolean> {
   const { makeVariantPlan, seedVariant } = await variantTools();
   let destIndex: ImageIndex;
   try {
@@ -103,7 +185,7 @@ async function acceptVariants(spec: ReconcileSpec, store: Store, dest: ImageSour
     return false;
   }
   const { mediaType, index } = parseManifestList(regularBytes);
-  const plan = makeVariantPlan(index, spec.compression?.variants ?? [], mediaType);
+  const plan = makeVariantPlan(index, algorithms, mediaType);
   const regular = new Set((index.manifests ?? []).map((d) => d.digest as string));
   const extra = (destIndex.manifests ?? []).filter((d) => !regular.has(d.digest));
   if (extra.length !== plan.length) return false;
@@ -129,7 +211,7 @@ async function acceptVariants(spec: ReconcileSpec, store: Store, dest: ImageSour
   // The exact bytes a push with these clones would write: anything else (order, annotations) is drift.
   const { applyVariantsToIndex } = await import('../core/compression/variants.js');
   const expected = serializeOCIIndex(applyVariantsToIndex(index, clones.map((c) => ({ source: c.source, algorithm: c.algorithm, digest: c.digest, size: c.size }))));
-  if (!expected.equals(destBytes)) return false;
+  if (!withIndent(spec, expected).equals(destBytes)) return false;
   for (const c of clones) {
     await seedVariant(store, c.algorithm, spec.compression?.level, {
       source: c.source.digest, manifest: c.facts.manifest, digest: c.digest,
@@ -141,9 +223,12 @@ async function acceptVariants(spec: ReconcileSpec, store: Store, dest: ImageSour
 }
 
 async function variantTools() {
-  const { planVariants } = await import('../core/compression/variants.js');
+  const { planVariants, variantAlgorithm } = await import('../core/compression/variants.js');
+  const { compressionOfMediaType } = await import('../core/compression/detect.js');
   const { VariantCache, variantKey } = await import('../core/compression/cache.js');
   return {
+    variantAlgorithm,
+    compressionOfMediaType,
     makeVariantPlan: (index: ImageIndex, algorithms: readonly string[], mediaType: string) => planVariants(index, algorithms, { mediaType }),
     seedVariant: async (store: Store, algorithm: 'gzip' | 'zstd', level: number | undefined, v: {
       source: Digest; manifest: Buffer; digest: Digest; location: ImageSource['location'];

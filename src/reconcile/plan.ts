@@ -6,7 +6,7 @@ import { formatPlatform } from '../oci/platform.js';
 import type { Descriptor } from '../oci/types.js';
 import { parseManifestList } from '../oci/manifest.js';
 import { openImage } from '../transports/index.js';
-import { List } from '../core/list/list.js';
+import { List, cachedManifest } from '../core/list/list.js';
 import type { Entry } from '../core/list/list.js';
 import type { Store } from '../core/store/index.js';
 import { computeDesired, entryKey } from './desired.js';
@@ -180,7 +180,11 @@ export async function plan(spec: ReconcileSpec, store: Store, memo?: ResolveMemo
     // No push history for this exact list: the destination may already serve it (a fresh store). Ask it.
     let found: Awaited<ReturnType<typeof adoptDestination>>;
     try {
-      found = await adoptDestination(spec, store, newBytes, tags);
+      // A forced compression's rewritten instances are judged against the source instances, read where they came from.
+      const sourceOf = new Map(desired.entries.map((e) => [e.digest as string, e.sourceName]));
+      const sourceManifest = async (d: Digest) => (await cachedManifest(store, d))
+        ?? openImage(sourceOf.get(d) ?? '', spec.transport, 'source').getManifest(d);
+      found = await adoptDestination(spec, store, newBytes, tags, sourceManifest);
     } catch (e) {
       if (!notAdoptable(e)) throw e;
     }

@@ -152,6 +152,42 @@ describe('point 3: a fresh store against a destination that already serves the l
   });
 });
 
+describe('point 3 with compression.force: the rewritten instances are verified against their sources', () => {
+  for (const variants of ['[zstd]', '[gzip]']) {
+    it(`variants ${variants}: plan answers 0 and apply writes nothing from a fresh store; a store that adopted it knows it`, async () => {
+      const repo = `nu-force-${variants.length}`;
+      await sources(repo);
+      const t = await tmp('force');
+      await writeFile(t.file, spec(repo, `  compression: {force: true, variants: ${variants}}\n`));
+      expect((await runPlait(['apply', '--plain-http', t.file], { env: t.store('a') })).code).toBe(0);
+
+      const plan = await runPlait(['plan', '--plain-http', '--exit-code', '-o', 'json', t.file], { env: t.store('b') });
+      expect(docs(plan.stdout)[0]!.actions).toEqual([]);
+      expect(plan.code).toBe(0);
+      const mark = await logMark(lab.plain.accessLog);
+      const apply = await runPlait(['apply', '--plain-http', '-o', 'json', t.file], { env: t.store('c') });
+      expect(docs(apply.stdout)[0]!.status).toBe('in-sync');
+      expect(writes(await entriesSince(lab.plain.accessLog, mark))).toEqual([]);
+      // The adopted rewrites seeded the variant cache: a change that needs a push uploads no layer.
+      await writeFile(t.file, spec(repo, `  compression: {force: true, variants: ${variants}}\n  annotations: {org.example.changed: "yes"}\n`));
+      const mark2 = await logMark(lab.plain.accessLog);
+      expect((await runPlait(['apply', '--plain-http', t.file], { env: t.store('c') })).code).toBe(0);
+      expect((await entriesSince(lab.plain.accessLog, mark2)).filter((e) => e.path.includes('/blobs/uploads/'))).toEqual([]);
+    });
+  }
+
+  it('a destination list whose instances are not rewritten as the spec forces is not adopted', async () => {
+    const repo = 'nu-force-not';
+    await sources(repo);
+    const t = await tmp('force-not');
+    await writeFile(t.file, spec(repo));
+    expect((await runPlait(['apply', '--plain-http', t.file], { env: t.store('a') })).code).toBe(0);
+    await writeFile(t.file, spec(repo, '  compression: {force: true, variants: [zstd]}\n'));
+    const plan = await runPlait(['plan', '--plain-http', '--exit-code', t.file], { env: t.store('b') });
+    expect(plan.code).toBe(2);
+  });
+});
+
 describe('point 2 (and 3 for signed lists): every tag has its signatures', () => {
   it('a tag added to a signed list is signed for sigstore and GPG; a fresh store plans only the missing signing', async () => {
     const repo = 'nu-signed';

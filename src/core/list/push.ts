@@ -207,7 +207,7 @@ type Pushed = PushedInstance & { zstd?: boolean; original: ManifestBlob; src: Im
  * An instance forced to zstd is marked zstd, as containers/image does; unlike containers/image (which never removes
  * the mark, a known TODO there), an instance forced to gzip loses it, so the mark always tells what the layers are.
  */
-function applyEdits(index: ImageIndex, pushed: Map<string, Pushed>): ImageIndex {
+export function applyEdits(index: ImageIndex, pushed: ReadonlyMap<string, Pick<Pushed, 'digest' | 'size' | 'mediaType' | 'zstd'>>): ImageIndex {
   return {
     ...index,
     manifests: index.manifests && index.manifests.map((d) => {
