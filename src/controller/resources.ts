@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile, chmod } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { access, mkdir, mkdtemp, rename, rm, writeFile, chmod } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PlaitError, ErrorCodes } from '../errors.js';
@@ -17,6 +17,16 @@ export class MissingReference extends PlaitError {
   constructor(message: string) {
     super(ErrorCodes.E_NOT_FOUND, message, { retryable: true });
   }
+}
+
+// Paths are named by their content, so a file that exists is already right. Reconciles of objects that share a
+// Secret run at once: rewriting the file in place let one read it half-written ("auth file … is not valid JSON"
+// under load), so a new file is written beside it and renamed into place.
+export async function writeOnce(file: string, content: Buffer | string): Promise<void> {
+  if (await access(file).then(() => true, () => false)) return;
+  const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  await writeFile(tmp, content, { mode: 0o600 });
+  await rename(tmp, file);
 }
 
 interface SecretObject { type?: string; data?: Record<string, string> }
@@ -40,7 +50,7 @@ export class Materialiser {
     const dir = join(await this.dir(), hash);
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const file = join(dir, name);
-    await writeFile(file, content, { mode: 0o600 });
+    await writeOnce(file, content);
     return file;
   }
 
@@ -126,7 +136,7 @@ export class Materialiser {
     for (const [n, b] of files) hash.update(n).update('\0').update(b).update('\0');
     const dir = join(await this.dir(), `certs-${hash.digest('hex').slice(0, 32)}`);
     await mkdir(dir, { recursive: true, mode: 0o700 });
-    for (const [n, b] of files) await writeFile(join(dir, n), b, { mode: 0o600 });
+    for (const [n, b] of files) await writeOnce(join(dir, n), b);
     return dir;
   }
 

@@ -8,7 +8,8 @@ import { MemoryRegistry } from './memory-transport.js';
 
 // Streaming, measured: a 256 MiB random layer (gzip, in an OCI layout, read as a verified stream) recompressed to
 // zstd into a destination that keeps only digests. Were any stage to buffer the layer, RSS would grow by hundreds of
-// MiB; the bound is 64 MiB. A 32 MiB layer goes through first so that the baseline includes what any run costs
+// MiB; the bound is 128 MiB, half the layer (about 40 MiB is typical; a loaded machine, where the collector lags, made
+// 64 MiB flaky). A 32 MiB layer goes through first so that the baseline includes what any run costs
 // (code, zstd contexts and threads, a heap that has seen buffers come and go) and the growth measured is what the
 // layer's size adds. The layer is generated and gzipped as it is written, never held. (Its own file: vitest gives it
 // its own process.)
@@ -24,7 +25,7 @@ async function recompress(size: number, seed: string) {
 }
 
 describe('recompression memory', () => {
-  it('gzip → zstd of a 256 MiB layer grows RSS by less than 64 MiB', async () => {
+  it('gzip → zstd of a 256 MiB layer grows RSS by less than half of it', async () => {
     await (await recompress(32 * MiB, 'warm-up')).run();
     const big = await recompress(256 * MiB, 'memory-test');
 
@@ -50,6 +51,6 @@ describe('recompression memory', () => {
     expect(r.mediaType).toBe(OCI_LAYER_ZSTD);
     expect(r.size).toBeGreaterThan(256 * MiB);
     expect(big.dest.counts.bytesUploaded).toBe(r.size);
-    expect(growth).toBeLessThan(64);
+    expect(growth).toBeLessThan(128);
   }, 120_000);
 });
