@@ -3,7 +3,7 @@ import { rm } from 'node:fs/promises';
 import { VariantTee } from '../../../src/core/compression/tee.js';
 import { OCI_LAYER_GZIP, OCI_LAYER_ZSTD } from '../../../src/oci/mediatype.js';
 import { MiB } from './data.js';
-import { gzipLayerInLayout } from './gzip-layout.js';
+import { gzipLayerInLayout, rssGrowth } from './gzip-layout.js';
 import { MemoryRegistry } from './memory-transport.js';
 
 // The tee, measured like memory.test.ts: a 256 MiB random gzip layer read once from an OCI layout, copied as it is
@@ -37,24 +37,7 @@ describe('tee memory', () => {
     await (await recompress(32 * MiB, 'warm-up')).run();
     const big = await recompress(256 * MiB, 'memory-test');
 
-    const baseline = process.memoryUsage().rss;
-    let sampled = baseline;
-    const timer = setInterval(() => {
-      sampled = Math.max(sampled, process.memoryUsage().rss);
-    }, 5);
-    const started = process.hrtime.bigint();
-    let r;
-    try {
-      r = await big.run();
-    } finally {
-      clearInterval(timer);
-    }
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    // maxRSS is the process's lifetime peak (KiB): it also catches a peak between two samples (and, conservatively,
-    // any earlier one above the baseline).
-    const peak = Math.max(sampled, process.memoryUsage().rss, process.resourceUsage().maxRSS * 1024);
-    const growth = (peak - baseline) / MiB;
-    console.log(`256 MiB random gzip copied + → zstd from one read of an OCI layout: ${seconds.toFixed(2)} s (${(256 / seconds).toFixed(0)} MiB/s), RSS ${(baseline / MiB).toFixed(0)} → peak ${(peak / MiB).toFixed(0)} MiB (growth ${growth.toFixed(1)} MiB)`);
+    const { value: r, growth } = await rssGrowth('256 MiB random gzip copied + → zstd from one read of an OCI layout', 256, () => big.run());
     expect(r.diffId).toBe(big.layer.diffId);
     expect(r.mediaType).toBe(OCI_LAYER_ZSTD);
     expect(r.size).toBeGreaterThan(256 * MiB);
