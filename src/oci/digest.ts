@@ -1,4 +1,4 @@
-import { createHash, type Hash } from 'node:crypto';
+import type { Hash, createHash as CreateHash } from 'node:crypto';
 import { ErrorCodes, PlaitError } from '../errors.js';
 
 // Content digests as the OCI image-spec defines them: `algorithm:encoded`. Only the two algorithms the spec registers
@@ -15,6 +15,14 @@ const ENCODED: Record<DigestAlgorithm, RegExp> = {
   sha256: /^[a-f0-9]{64}$/,
   sha512: /^[a-f0-9]{128}$/,
 };
+
+// node:crypto costs ~12 ms to load (it pulls in webcrypto, keys and X.509): commands that only parse digests
+// (validate, help) never hash, so it is loaded at the first hash.
+let hasher: typeof CreateHash | undefined;
+function createHash(alg: DigestAlgorithm): Hash {
+  hasher ??= process.getBuiltinModule('node:crypto').createHash;
+  return hasher(alg);
+}
 
 const HEX_LENGTH: Record<DigestAlgorithm, number> = { sha256: 64, sha512: 128 };
 

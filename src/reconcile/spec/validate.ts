@@ -50,12 +50,12 @@ const DATE_TIME = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[Tt]([01]\d|2[0-3
  * is most of `plait validate`'s start-up, so the run-time instance skips what only matters while writing the schema:
  * checking it against the draft-07 meta-schema (the unit tests do that), inlining refs and optimising the code.
  */
-export function createAjv(opts: { fast?: boolean; code?: AjvOptions['code'] } = {}): Ajv {
+export function createAjv(opts: { fast?: boolean; code?: AjvOptions['code']; inlineRefs?: boolean } = {}): Ajv {
   const fast = opts.fast === true ? { validateSchema: false, inlineRefs: false, code: { optimize: false } } : {};
   // Loaded only when a schema is compiled: a bundled plait carries the validator precompiled and never needs ajv's
   // compiler (loading it is a good part of start-up).
   const { Ajv: AjvClass } = createRequire(import.meta.url)('ajv') as { Ajv: typeof Ajv };
-  const ajv = new AjvClass({ strict: true, allErrors: true, verbose: true, useDefaults: false, allowUnionTypes: true, ...fast, ...(opts.code && { code: opts.code }) });
+  const ajv = new AjvClass({ strict: true, allErrors: true, verbose: true, useDefaults: false, allowUnionTypes: true, ...fast, ...(opts.code && { code: opts.code }), ...(opts.inlineRefs !== undefined && { inlineRefs: opts.inlineRefs }) });
   ajv.addFormat('date-time', DATE_TIME);
   return ajv;
 }

@@ -1,7 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { execFile } from 'node:child_process';
 import { PlaitError, ErrorCodes } from '../../errors.js';
 
 // Where credentials come from, in the order containers/image (pkg/docker/config) looks, so that whatever a user set
@@ -109,6 +108,8 @@ export function namespaceKeys(host: string, repository?: string): string[] {
 
 export async function runCredentialHelper(helper: string, host: string, env?: NodeJS.ProcessEnv): Promise<Credentials | undefined> {
   const bin = `docker-credential-${helper}`;
+  // node:child_process (and dgram, which it loads) only when a helper is configured: most runs never start one.
+  const { execFile } = process.getBuiltinModule('node:child_process');
   return new Promise((resolve, reject) => {
     const child = execFile(bin, ['get'], { env: env ?? process.env, timeout: 30_000 }, (err, stdout, stderr) => {
       if (err) {

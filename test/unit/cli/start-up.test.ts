@@ -1,0 +1,54 @@
+import { execFile } from 'node:child_process';
+import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { PLAIT_BIN, runPlait } from '../../helpers/cli.js';
+
+// What a start of the bundled CLI loads. Each module a command does not need is start-up every run pays: these check
+// the outcome (which modules end up loaded), not a time.
+
+const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
+const dirs: string[] = [];
+afterAll(async () => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
+
+async function version(): Promise<string> {
+  return (JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+/** Node's built-in modules loaded by a run of the CLI with `args`, read from process.moduleLoadList at exit. */
+async function builtinsLoaded(args: string[]): Promise<string[]> {
+  const dir = await mkdtemp(join(tmpdir(), 'plait-start-'));
+  dirs.push(dir);
+  const hook = join(dir, 'loaded.mjs');
+  const out = join(dir, 'loaded.json');
+  await writeFile(hook, `import { writeFileSync } from 'node:fs';\nprocess.on('exit', () => writeFileSync(${JSON.stringify(out)}, JSON.stringify(process.moduleLoadList)));\n`);
+  const run = await runPlait(args, { cwd: ROOT, env: { NODE_OPTIONS: `--import=${hook}` } });
+  expect(run.stderr).toBe('');
+  expect(run.code).toBe(0);
+  const list = JSON.parse(await readFile(out, 'utf8')) as string[];
+  return list.filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice('NativeModule '.length));
+}
+
+describe('start-up of the bundled CLI', () => {
+  it('--version answers from main.js alone: no chunk, no package.json', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'plait-version-'));
+    dirs.push(dir);
+    // Nothing beside it: an import of any chunk, or a read of package.json, would fail here.
+    await copyFile(PLAIT_BIN, join(dir, 'main.js'));
+    const want = `plait version ${await version()}\n`;
+    for (const arg of ['--version', 'version']) {
+      const run = await promisify(execFile)(process.execPath, [join(dir, 'main.js'), arg], { cwd: dir });
+      expect(run.stderr).toBe('');
+      expect(run.stdout).toBe(want);
+    }
+  });
+
+  it('validate loads neither node:crypto nor node:child_process', async () => {
+    const loaded = await builtinsLoaded(['validate', 'examples/web.yaml']);
+    expect(loaded).toContain('fs'); // the list is read at all
+    expect(loaded.filter((m) => m === 'crypto' || m === 'child_process' || m === 'http2' || m === 'http')).toEqual([]);
+  });
+});
