@@ -79,7 +79,11 @@ export class Fixtures {
     this.log(`fixture ${line}`);
   }
 
-  /** The 4-platform OCI index as bench/multi:v1 on A, or on another registry (made once, pushed to each once). */
+  /**
+   * The 4-platform OCI index as bench/multi:v1 on A, or on another registry as bench/multi-<label>:v1 (made once,
+   * pushed to each once). The other name matters: crane copy asks the destination to mount each blob from the
+   * source's repository name, so if V held the same blobs under A's name a copy A→V would move no bytes.
+   */
   multi(reg: BenchRegistry = this.a): Promise<ListFixture> {
     let p = this.lists.get(reg.host);
     if (!p) {
@@ -91,7 +95,7 @@ export class Fixtures {
           images: LIST_PLATFORMS.map((platform) => ({ platform, layers: this.sizes.listLayers, layerSize: this.sizes.listLayerMiB * MiB, data: 'random' as const })),
         });
         const g = await this.listLayout;
-        const ref = `${reg.host}/bench/multi:v1`;
+        const ref = `${reg.host}/bench/${reg.label === 'A' ? 'multi' : `multi-${reg.label.toLowerCase()}`}:v1`;
         await skopeoCopy(`oci:${dir}:multi`, `docker://${ref}`, { all: true, destTlsVerify: false });
         const bytes = totalBytes(g);
         this.note(`${ref}${reg.label === 'A' ? '' : ` (registry ${reg.label})`}: OCI index of ${LIST_PLATFORMS.map((p) => [p.os, p.architecture, p.variant].filter(Boolean).join('/')).join(', ')}, `
