@@ -4,6 +4,7 @@ import type { TransformCallback } from 'node:stream';
 import { PlaitError, ErrorCodes } from '../errors.js';
 import { DigestingHasher } from '../oci/digest.js';
 import type { Digest } from '../oci/digest.js';
+import { readBytes } from './reclaim.js';
 
 // Every blob byte plait reads passes through one of these: it hashes as the bytes flow and fails the stream — before
 // its end is signalled — when the digest or the size is not what was asked for, so a consumer that commits only on
@@ -27,6 +28,7 @@ export class VerifyingStream extends Transform {
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.hasher.update(chunk);
+    readBytes(chunk.length);
     if (this.expectedSize >= 0 && this.hasher.size > this.expectedSize) {
       cb(new PlaitError(ErrorCodes.E_DIGEST_MISMATCH, `${this.subject}: more than the expected ${this.expectedSize} bytes`));
       return;
