@@ -11,7 +11,8 @@ import { runInNewContext } from 'node:vm';
 // read buffers of the last few MiB are young and dead by then, and die in it. A scavenge of a copy's few live stream
 // objects takes about a millisecond or less, and it spares V8 the external-memory mark-compacts: the same 1 GiB copy
 // then ran one. V8 offers a GC to code only with --expose-gc; set at run time, the flag gives the function to
-// contexts made after it, so one such context hands it over. Where that fails, nothing is asked for.
+// contexts made after it, so one such context hands it over. Where that fails, nothing is asked for. (The verifiers'
+// buffers are kept small for the same reason: see VerifyingStream.)
 
 const READ_BUDGET = 4 * 1024 * 1024;
 
