@@ -1,8 +1,9 @@
-import { readFile, unlink } from 'node:fs/promises';
+import { unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { ErrorCodes, PlaitError } from '../../errors.js';
 import { writeFileAtomic } from '../../fsutil.js';
 import { sweepTempFiles } from './sweep.js';
+import { readStoreFile } from './read.js';
 import { errnoCode, storeError } from './layout.js';
 import type { Layout } from './layout.js';
 
@@ -55,7 +56,7 @@ export async function getFact<T>(
   const path = factPath(layout, kind, digest);
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = readStoreFile(path).toString('utf8');
   } catch (e) {
     if (errnoCode(e) === 'ENOENT') return undefined;
     throw storeError('cannot read', path, e);

@@ -1,10 +1,11 @@
-import { mkdir, open, readFile, unlink } from 'node:fs/promises';
+import { mkdir, open, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { ErrorCodes, PlaitError } from '../../errors.js';
 import { fsyncDir } from '../../fsutil.js';
 import { errnoCode, isId, storeError } from './layout.js';
 import type { Layout } from './layout.js';
 import { readRecordMeta } from './recordfile.js';
+import { readStoreFile } from './read.js';
 
 // The names index: `names/<encoded name>` holds the id of the list that owns the name. A claim counts only while the
 // file holds a well-formed id AND that record's record.json lists the name. Mutators keep the order "record.json
@@ -12,10 +13,15 @@ import { readRecordMeta } from './recordfile.js';
 // leaves at worst a record.json naming a name it does not own (ignored) or a file that no record backs (dangling,
 // and taken over by the next claim).
 
-async function readNameFile(layout: Layout, name: string): Promise<string | undefined> {
+function readNameFile(layout: Layout, name: string): Promise<string | undefined> {
+  // A throw in the executor (a bad name, an unreadable file) is the rejection, as from an async function.
+  return new Promise((resolve) => resolve(readNameFileNow(layout, name)));
+}
+
+function readNameFileNow(layout: Layout, name: string): string | undefined {
   const path = layout.nameFile(name);
   try {
-    const id = (await readFile(path, 'utf8')).trim();
+    const id = readStoreFile(path).toString('utf8').trim();
     return isId(id) ? id : undefined;
   } catch (e) {
     if (errnoCode(e) === 'ENOENT') return undefined;

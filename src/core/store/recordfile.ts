@@ -1,8 +1,8 @@
-import { readFile } from 'node:fs/promises';
 import { ErrorCodes, PlaitError } from '../../errors.js';
 import { writeFileAtomic } from '../../fsutil.js';
 import { errnoCode, isId, storeError } from './layout.js';
 import type { Layout } from './layout.js';
+import { readStoreFile } from './read.js';
 
 /** A list record as stored in `record.json`. */
 export interface ListRecord {
@@ -24,12 +24,17 @@ function isRecord(v: unknown, id: string): v is ListRecord {
 }
 
 /** The record's metadata, or undefined if there is no such record. */
-export async function readRecordMeta(layout: Layout, id: string): Promise<ListRecord | undefined> {
+export function readRecordMeta(layout: Layout, id: string): Promise<ListRecord | undefined> {
+  // A throw in the executor (a bad name, an unreadable file) is the rejection, as from an async function.
+  return new Promise((resolve) => resolve(readRecordMetaNow(layout, id)));
+}
+
+function readRecordMetaNow(layout: Layout, id: string): ListRecord | undefined {
   if (!isId(id)) return undefined;
   const path = layout.recordFile(id);
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = readStoreFile(path).toString('utf8');
   } catch (e) {
     const code = errnoCode(e);
     if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ErrorCodes, PlaitError } from '../../errors.js';
 import { fsyncDir, writeFileAtomic } from '../../fsutil.js';
@@ -8,6 +8,7 @@ import type { Layout } from './layout.js';
 import { withFileLock } from './lock.js';
 import { claimName, isClaimedBy, nameConflict, nameOwner, releaseName } from './names.js';
 import { readRecordMeta, writeRecordMeta } from './recordfile.js';
+import { readStoreFile } from './read.js';
 import type { ListRecord } from './recordfile.js';
 
 // List records: `lists/<id>/` with one file per data item plus record.json. A record appears whole: it is built in a
@@ -135,7 +136,7 @@ export async function writeItems(layout: Layout, id: string, items: Readonly<Rec
 export async function readItem(layout: Layout, id: string, item: string): Promise<Buffer | undefined> {
   const path = layout.itemPath(checkId(id), item);
   try {
-    return await readFile(path);
+    return readStoreFile(path);
   } catch (e) {
     const code = errnoCode(e);
     if (code !== 'ENOENT' && code !== 'ENOTDIR') throw storeError('cannot read', path, e);
