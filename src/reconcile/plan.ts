@@ -119,6 +119,8 @@ function describe(d: Descriptor): string {
 }
 
 function diffActions(stored: Buffer | undefined, next: Buffer): Action[] {
+  // The same bytes are the same list: nothing to compare (the common no-op, spared two parses).
+  if (stored?.equals(next)) return [];
   const before = stored ? parseManifestList(stored).index : { schemaVersion: 2 as const, manifests: [] };
   const after = parseManifestList(next).index;
   const b = new Map((before.manifests ?? []).map((d) => [d.digest as string, d]));

@@ -87,7 +87,31 @@ async function manifestFacts(src: ImageSource, digest: Digest, store: Store, exp
  */
 export type ResolveMemo = Map<string, Promise<ResolvedManifest | undefined>>;
 
-export async function resolveSource(spec: SourceSpec, store: Store, transport: TransportOptions, memo?: ResolveMemo): Promise<ResolvedSource> {
+// Whole resolutions shared through the same memo: a source written alike in many specs of one run (same transport
+// options object) is resolved once, its cached facts read once rather than once per spec. Kept beside the memo, not
+// in it, so that the memo stays the plain tag map its other users (the controller) hand in.
+const resolvedBy = new WeakMap<ResolveMemo, WeakMap<TransportOptions, Map<string, Promise<ResolvedSource>>>>();
+
+export function resolveSource(spec: SourceSpec, store: Store, transport: TransportOptions, memo?: ResolveMemo): Promise<ResolvedSource> {
+  if (!memo) return resolveSourceOnce(spec, store, transport);
+  let byTransport = resolvedBy.get(memo);
+  if (!byTransport) resolvedBy.set(memo, (byTransport = new WeakMap<TransportOptions, Map<string, Promise<ResolvedSource>>>()));
+  let sources = byTransport.get(transport);
+  if (!sources) byTransport.set(transport, (sources = new Map<string, Promise<ResolvedSource>>()));
+  const key = JSON.stringify([spec.image, spec.platform ?? null, spec.platforms ?? null, spec.annotations ?? null]);
+  let pending = sources.get(key);
+  if (!pending) {
+    const mine = resolveSourceOnce(spec, store, transport, memo);
+    sources.set(key, mine);
+    // A failure is not kept: whoever asks later tries again, as it would have without sharing.
+    mine.catch(() => { if (sources.get(key) === mine) sources.delete(key); });
+    pending = mine;
+  }
+  // Each caller gets its own candidate objects (what they point at is only read).
+  return pending.then((r) => ({ ...r, spec, candidates: r.candidates.map((c) => ({ ...c })) }));
+}
+
+async function resolveSourceOnce(spec: SourceSpec, store: Store, transport: TransportOptions, memo?: ResolveMemo): Promise<ResolvedSource> {
   const name = parseImageName(spec.image, { dropTagIfDigested: true });
   const src = openImage(name, transport);
   const ref = refOf(name);
