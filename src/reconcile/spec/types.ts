@@ -194,11 +194,20 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+// The schema is read once and never changed, so each of its nodes is dereferenced once per run, not once per
+// document (deref builds a new object every time; a run of thousands of specs did that for every node of each).
+const dereferenced = new WeakMap<JsonSchema, JsonSchema>();
+function resolved(schema: JsonSchema): JsonSchema {
+  let s = dereferenced.get(schema);
+  if (s === undefined) dereferenced.set(schema, (s = deref(schema)));
+  return s;
+}
+
 function fill(value: unknown, schema: JsonSchema): unknown {
-  const s = deref(schema);
+  const s = resolved(schema);
   if (isObject(value) && s.properties !== undefined) {
     for (const [name, propSchema] of Object.entries(s.properties)) {
-      const p = deref(propSchema);
+      const p = resolved(propSchema);
       if (value[name] === undefined) {
         if (p.default !== undefined) value[name] = structuredClone(p.default);
       } else {
