@@ -33,7 +33,7 @@ import { makeTools } from './lib/tools.js';
 
 const CASES: BenchCase[] = [noop, noopV3, coldSame, coldSameV3, coldCopy, coldCopyV3, bigLayer, zstd, manySpecs, validate];
 
-const USAGE = `usage: npm run bench -- [--cases ${CASES.map((c) => c.name).join(',')}] [--runs N] [--quick] [--keep]
+const USAGE = `usage: npm run bench -- [--cases ${CASES.map((c) => c.name).join(',')}] [--runs N] [--quick] [--keep] [--node PATH] [--out FILE]
 
   --cases LIST  run only these cases (comma-separated; default: all)
   --runs N      counted runs per tool after one warm-up round (default 5; 1 with --quick)
@@ -41,6 +41,7 @@ const USAGE = `usage: npm run bench -- [--cases ${CASES.map((c) => c.name).join(
   --keep        keep the scratch directory (fixtures, stores, registry data) for inspection
   --node PATH   run plait (and the node -e 0 floor) on this Node binary instead of the one running the bench
   --jobs N      pass --jobs N to plait in the cold-copy cases (default: plait's own default)
+  --out FILE    the report's name in bench/results (default LATEST.md; e.g. LATEST-node24.md for a --node run)
 `;
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -83,6 +84,7 @@ async function main(): Promise<number> {
       keep: { type: 'boolean', default: false },
       node: { type: 'string' },
       jobs: { type: 'string' },
+      out: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -92,6 +94,8 @@ async function main(): Promise<number> {
     return 0;
   }
   const quick = values.quick === true;
+  const out = values.out ?? 'LATEST.md';
+  if (!/^[\w.-]+\.md$/.test(out)) throw new Error(`--out wants a file name ending in .md (written in bench/results), got ${out}`);
   const runs = values.runs !== undefined ? Number(values.runs) : quick ? 1 : 5;
   if (!Number.isInteger(runs) || runs < 1 || runs > 50) throw new Error(`--runs wants an integer 1…50, got ${values.runs}`);
   const wanted = values.cases ? values.cases.split(',').map((s) => s.trim()).filter(Boolean) : CASES.map((c) => c.name);
@@ -172,9 +176,9 @@ async function main(): Promise<number> {
   const elapsedS = (Date.now() - started) / 1000;
   const md = markdownReport({ env, mode, fixtures: fixtureLines, rows, elapsedS });
   await mkdir(resultsDir, { recursive: true });
-  await writeFile(join(resultsDir, 'LATEST.md'), md);
-  await writeFile(join(resultsDir, 'latest.json'), JSON.stringify({ env, mode, rows, samples: raw }, null, 2));
-  process.stdout.write(`\n${goalsTable(rows)}\n\n${markdownTable(rows)}\n\nResult: ${tally(rows)} (${(elapsedS / 60).toFixed(1)} min). Written to bench/results/LATEST.md\n`);
+  await writeFile(join(resultsDir, out), md);
+  await writeFile(join(resultsDir, out.replace(/^LATEST/, 'latest').replace(/\.md$/, '.json')), JSON.stringify({ env, mode, rows, samples: raw }, null, 2));
+  process.stdout.write(`\n${goalsTable(rows)}\n\n${markdownTable(rows)}\n\nResult: ${tally(rows)} (${(elapsedS / 60).toFixed(1)} min). Written to bench/results/${out}\n`);
   return rows.some((r) => r.verdict === 'failed') ? 1 : 0;
 }
 
