@@ -28,7 +28,7 @@ export interface Goal {
 export const GOALS: Goal[] = [
   {
     key: 'startup', case: '`plait --version` / `plait validate` one file', goal: '≤ 1.3× / ≤ 1.6× `node -e 0`',
-    close: '`--version` now loads nothing but its entry file; validate still loads the YAML parser and the precompiled validator and Node\'s stream modules (for stdout), and V8 compiles them at every start on Node 20, which has no compile cache. On Node 24 `node -e 0` itself starts in ~0.04 s, so the same ~0.08 s of work is a larger ratio. What would close it: a V8 start-up snapshot of the bundle (`node --build-snapshot`, which wants a CommonJS bundle without top-level await) or a single executable application',
+    close: '`--version` now loads nothing but its entry file; validate still loads the YAML parser and the precompiled validator and Node\'s stream modules (for stdout), and V8 compiles them at every start on Node 20, which has no compile cache. On Node 24 `node -e 0` itself starts in ~0.05 s, so the same ~0.07 s of work is a larger ratio. What would close it: a V8 start-up snapshot of the bundle (`node --build-snapshot`, which wants a CommonJS bundle without top-level await) or a single executable application',
   },
   {
     key: 'noop', case: 'no-op reconcile of a 4-platform list', goal: 'wall ≤ 1.0× the fastest peer\'s equivalent (regsync, skopeo, crane); requests ≤ 0.15×',
@@ -44,11 +44,11 @@ export const GOALS: Goal[] = [
   },
   {
     key: 'zstd', case: 'zstd variants of the 4-platform list', goal: 'wall ≤ 0.8× skopeo, peak RSS ≤ 0.7× skopeo',
-    close: 'this case copies within one registry, so the plain instances are mounts and each layer is read once, for the recompression (the copy-and-recompress tee only pays across registries). What is left is zstd\'s own CPU on 2 cores shared with the registry, for both tools: the row compares compressors more than copy paths',
+    close: 'this case copies within one registry, so the plain instances are mounts and each layer is read once, for the recompression (the copy-and-recompress tee only pays across registries). plait spends more CPU than skopeo here (see the notes: about 1 s more on Node 20, of which ~0.4 s is start-up); the rest is in the recompression path — zstd with 2 worker threads per stream under 4 blob jobs on 2 cores, beside the decompression and the SHA-256 of both sides — and is not profiled yet. One zstd stream per core instead of 2 workers each is the first thing to measure',
   },
   {
     key: 'rss', case: 'peak RSS: validate / no-op / 1 GiB layer', goal: '≤ 55 / ≤ 65 / ≤ 100 MiB, flat from 16 MiB to 1 GiB',
-    close: 'Node alone is ~40 MiB; the rest is loaded modules and the 1 MiB-per-side stream buffers per blob job — loading fewer modules per command and smaller buffers for large blobs (issue 15 point 4)',
+    close: 'a copy is flat in layer size on both runtimes (scavenges paced by the bytes copied, 256 KiB stream buffers); what is left is the floor. Node 24 starts higher than Node 20 — `node -e 0` is 43 MiB against 39, and its larger binary keeps ~9 MiB more code resident — so the same work lands some 20–30 MiB higher there. Loading fewer modules per command is what would lower it (a no-op loads undici with Node\'s http, http2, net and tls)',
   },
   {
     key: 'many100', case: '100 specs no-op in one process vs the same done with a peer in a loop', goal: '≤ 0.1×',
