@@ -1,16 +1,14 @@
 import { PlaitError, ErrorCodes } from '../errors.js';
 import type { Digest } from '../oci/digest.js';
 import { digestOf } from '../oci/digest.js';
-import { goIndent, serializeOCIIndex } from '../oci/gojson.js';
+import { serializeOCIIndex } from '../oci/gojson.js';
 import { parseManifest, parseManifestList } from '../oci/manifest.js';
 import { DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_LAYER_GZIP, OCI_LAYER_ZSTD, OCI_MANIFEST } from '../oci/mediatype.js';
 import type { Descriptor, ImageIndex } from '../oci/types.js';
 import { openImage } from '../transports/index.js';
 import type { ImageSource } from '../transports/index.js';
-import { hostPlatform } from '../transports/host.js';
 import { readSmall } from '../transports/registry/image.js';
-import { convertList } from '../core/copy/convert.js';
-import { applyEdits } from '../core/list/push.js';
+import { indentList, listAsWritten } from '../core/list/push.js';
 import type { ManifestBlob } from '../transports/index.js';
 import type { Store } from '../core/store/index.js';
 import type { ReconcileSpec } from './model.js';
@@ -42,12 +40,7 @@ export function predictedListBytes(spec: ReconcileSpec, listBytes: Buffer): { by
   const { mediaType: storedType, index } = parseManifestList(listBytes);
   const listType = spec.format === 'docker' ? DOCKER_LIST : OCI_INDEX;
   if (spec.format === 'docker' && !spec.keepInstances && (index.manifests ?? []).some((d) => d.mediaType !== DOCKER_MANIFEST)) return undefined;
-  // As the push does: the stored bytes themselves unless the conversion changes something.
-  const runtime = { os: hostPlatform().choice.os, architecture: hostPlatform().choice.architecture };
-  const edited = convertList(index, storedType, listType, runtime);
-  const original = convertList(index, storedType, storedType, runtime);
-  const bytes = listType === storedType && edited.equals(original) ? listBytes : edited;
-  return { bytes: spec.listIndent !== undefined ? goIndent(bytes, ' '.repeat(spec.listIndent)) : bytes, mediaType: listType };
+  return { bytes: indentList(listAsWritten(index, listBytes, storedType, listType), spec.listIndent), mediaType: listType };
 }
 
 /** What a destination tag already serves that a push of `listBytes` would write, or undefined. */
@@ -131,23 +124,15 @@ async function acceptForced(spec: ReconcileSpec, store: Store, dest: ImageSource
     edits.set(d.digest, { digest: e.digest, size: e.size, mediaType: OCI_MANIFEST, zstd: force === 'zstd' });
     seeds.push({ source: d.digest, manifest: facts.manifest, digest: e.digest, layers: sp.manifest.layers.map((l, j) => ({ source: l, variant: facts.layers[j]!, diffId: ids[j]! })) });
   }
-  // The list as the push writes it before its other variants are added (see push.ts).
-  const runtime = { os: hostPlatform().choice.os, architecture: hostPlatform().choice.architecture };
-  const edited = convertList(applyEdits(index, edits), storedType, OCI_INDEX, runtime);
-  const original = convertList(index, storedType, storedType, runtime);
-  const regular = storedType === OCI_INDEX && edited.equals(original) ? listBytes : edited;
+  // The list as the push writes it before its other variants are added.
+  const regular = listAsWritten(index, listBytes, storedType, OCI_INDEX, edits);
   const rest = algorithms.slice(1);
   const ok = rest.length > 0
     ? await acceptVariants(spec, store, dest, regular, destBytes, rest)
-    : withIndent(spec, regular).equals(destBytes);
+    : indentList(regular, spec.listIndent).equals(destBytes);
   if (!ok) return false;
   for (const s of seeds) await seedVariant(store, force, spec.compression?.level, { ...s, location: dest.location });
   return true;
-}
-
-/** A list's bytes as a push lays them out (listIndent). */
-function withIndent(spec: ReconcileSpec, bytes: Buffer): Buffer {
-  return spec.listIndent !== undefined && spec.listIndent > 0 ? goIndent(bytes, ' '.repeat(spec.listIndent)) : bytes;
 }
 
 interface ImageFacts { manifest: Buffer; layers: Descriptor[]; config: Descriptor; mediaType: string }
@@ -211,7 +196,7 @@ async function acceptVariants(spec: ReconcileSpec, store: Store, dest: ImageSour
   // The exact bytes a push with these clones would write: anything else (order, annotations) is drift.
   const { applyVariantsToIndex } = await import('../core/compression/variants.js');
   const expected = serializeOCIIndex(applyVariantsToIndex(index, clones.map((c) => ({ source: c.source, algorithm: c.algorithm, digest: c.digest, size: c.size }))));
-  if (!withIndent(spec, expected).equals(destBytes)) return false;
+  if (!indentList(expected, spec.listIndent).equals(destBytes)) return false;
   for (const c of clones) {
     await seedVariant(store, c.algorithm, spec.compression?.level, {
       source: c.source.digest, manifest: c.facts.manifest, digest: c.digest,

@@ -207,7 +207,7 @@ type Pushed = PushedInstance & { zstd?: boolean; original: ManifestBlob; src: Im
  * An instance forced to zstd is marked zstd, as containers/image does; unlike containers/image (which never removes
  * the mark, a known TODO there), an instance forced to gzip loses it, so the mark always tells what the layers are.
  */
-export function applyEdits(index: ImageIndex, pushed: ReadonlyMap<string, Pick<Pushed, 'digest' | 'size' | 'mediaType' | 'zstd'>>): ImageIndex {
+function applyEdits(index: ImageIndex, pushed: ReadonlyMap<string, Pick<Pushed, 'digest' | 'size' | 'mediaType' | 'zstd'>>): ImageIndex {
   return {
     ...index,
     manifests: index.manifests && index.manifests.map((d) => {
@@ -223,6 +223,24 @@ export function applyEdits(index: ImageIndex, pushed: ReadonlyMap<string, Pick<P
       return { ...entry, digest: p.digest, size: p.size, mediaType: p.mediaType, ...(annotations && { annotations }) };
     }),
   };
+}
+
+/**
+ * The bytes of the list `stored` (an `index` of `storedType`) as a push writes it as `listType` with `edits` applied,
+ * before any variant is added. Unchanged in substance → the stored bytes themselves, so the digest never depends on
+ * our serializer. The adoption of a destination's list (reconcile) predicts a push with this too.
+ */
+export function listAsWritten(index: ImageIndex, stored: Buffer, storedType: string, listType: string,
+  edits: ReadonlyMap<string, Pick<Pushed, 'digest' | 'size' | 'mediaType' | 'zstd'>> = new Map()): Buffer {
+  const runtime = { os: hostPlatform().choice.os, architecture: hostPlatform().choice.architecture };
+  const edited = convertList(applyEdits(index, edits), storedType, listType, runtime);
+  const original = convertList(index, storedType, storedType, runtime);
+  return listType === storedType && edited.equals(original) ? stored : edited;
+}
+
+/** A list's bytes as a push lays them out: `listIndent` spaces per level when above 0, else as they are (compact). */
+export function indentList(bytes: Buffer, listIndent: number | undefined): Buffer {
+  return listIndent !== undefined && listIndent > 0 ? goIndent(bytes, ' '.repeat(listIndent)) : bytes;
 }
 
 /** The identity a signature names: the destination repository with one of its tags. */
@@ -328,11 +346,7 @@ export async function push(store: Store, list: List, dest: ImageDestination, opt
   if (failure !== undefined) throw asPlaitError(failure);
 
   const listType = forced?.list ?? opts.listType ?? storedType;
-  const runtime = { os: hostPlatform().choice.os, architecture: hostPlatform().choice.architecture };
-  const edited = convertList(applyEdits(index, pushed), storedType, listType, runtime);
-  // Unchanged in substance → the stored bytes themselves, so the digest never depends on our serializer.
-  const original = convertList(index, storedType, storedType, runtime);
-  let bytes = listType === storedType && edited.equals(original) ? stored : edited;
+  let bytes = listAsWritten(index, stored, storedType, listType, pushed);
   const written: Digest[] = [...pushed.values()].map((p) => p.digest);
   if (addCompression.length > 0) {
     // Which platforms lack an algorithm is judged on the list as written, after ForceCompressionFormat rewrote its
@@ -358,7 +372,7 @@ export async function push(store: Store, list: List, dest: ImageDestination, opt
     bytes = variants.bytes;
     written.push(...variants.clones.map((c) => c.manifest.digest));
   }
-  if (opts.listIndent !== undefined && opts.listIndent > 0) bytes = goIndent(bytes, ' '.repeat(opts.listIndent));
+  bytes = indentList(bytes, opts.listIndent);
   const digest = digestOf(bytes);
   phase('push list');
   if (tags.length === 0) await dest.putManifest(bytes, listType);
