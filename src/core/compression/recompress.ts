@@ -100,7 +100,7 @@ export async function recompressBlob(
     return { digest: layer.digest, size: layer.size, mediaType, recompressed: false };
   }
   // Build the compressor first: an invalid level must fail before a connection is opened.
-  const out = compressor(target, { ...(level !== undefined && { level }), workers: opts.workers ?? zstdWorkersFor(layer.size) });
+  const out = layerCompressor(layer, target, level, opts);
   opts.signal?.throwIfAborted();
   const raw = await src.getBlob(desc);
   return recompressFrom(raw, dest, layer, target, mediaType, out, opts, 'store');
@@ -128,12 +128,17 @@ export async function recompressStream(
       await withAbort(raw, opts.signal, () => finished(raw));
       return { digest: layer.digest, size: layer.size, mediaType, recompressed: false };
     }
-    out = compressor(target, { ...(level !== undefined && { level }), workers: opts.workers ?? zstdWorkersFor(layer.size) });
+    out = layerCompressor(layer, target, level, opts);
   } catch (e) {
     raw.destroy();
     throw e;
   }
   return recompressFrom(raw, dest, layer, target, mediaType, out, opts, 'drain');
+}
+
+/** The compressor for one layer: `level` checked (E_INVALID), zstd workers as the caller asks or as the layer's size suits. */
+function layerCompressor(layer: Descriptor, target: Algorithm, level: number | undefined, opts: RecompressOptions): Transform {
+  return compressor(target, { ...(level !== undefined && { level }), workers: opts.workers ?? zstdWorkersFor(layer.size) });
 }
 
 async function recompressFrom(
