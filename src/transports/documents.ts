@@ -1,10 +1,9 @@
-import { PlaitError, isPlaitError } from '../errors.js';
+import { ErrorCodes, PlaitError, isPlaitError } from '../errors.js';
 import type { Digest } from '../oci/digest.js';
 import { parseManifest } from '../oci/manifest.js';
 import type { ParsedManifest } from '../oci/manifest.js';
 import type { ImageSource, ManifestBlob } from './types.js';
 import { readSmall } from './registry/image.js';
-import { ErrorCodes } from '../errors.js';
 
 // The small documents a source serves — manifests and image configs — parsed with the source and the digest in every
 // error, so that a hostile layout or registry is named in the one line that refuses it.
