@@ -71,7 +71,8 @@ export interface BenchCase {
   run(ctx: CaseContext): Promise<Row[]>;
 }
 
-const REPORTED = /^[a-z0-9.-]+: (?:pushed|in-sync|[a-z-]+) .*\((\d+) ms\)$/gm;
+// The spec's closing line: `NAME: in-sync … (12 ms)` or, after a push, `NAME: pushed sha256:… (2660 ms, 256.0 MiB/…)`.
+const REPORTED = /^[a-z0-9.-]+: (?:pushed|in-sync|[a-z-]+) .*\((\d+) ms(?:\)$|, )/gm;
 
 function combine(r: RunResult | RunResult[]): Omit<Sample, 'traffic'> {
   const all = Array.isArray(r) ? r : [r];
