@@ -11,6 +11,7 @@ import { applyPlan } from '../reconcile/apply.js';
 import type { ApplyResult } from '../reconcile/apply.js';
 import { deletePushedList } from '../reconcile/delete.js';
 import type { TransportOptions } from '../transports/index.js';
+import { CONTROLLER_TLS_REMEDIES } from './tls-remedies.js';
 import type { Digest } from '../oci/digest.js';
 import { formatPlatform } from '../oci/platform.js';
 import { MERGE_PATCH, isKubeError } from './kube/client.js';
@@ -233,7 +234,7 @@ export class Reconciler {
         if (x.passphrase) Object.assign(x, { passphrase: await asFile(x.passphrase) });
       }
     }
-    const transport: TransportOptions = {};
+    const transport: TransportOptions = { tlsRemedies: CONTROLLER_TLS_REMEDIES };
     if (s.secretRef) transport.authfile = await r.authFile(ns, s.secretRef.name);
     const certDir = await r.certDir(ns, s.certSecretRef, s.caConfigMapRef);
     if (certDir) transport.certDir = certDir;

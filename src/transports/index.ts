@@ -18,6 +18,7 @@ export { MirroredImage } from './registry/mirrored.js';
 export { LayoutImage } from './layout/layout.js';
 export { requestStats, resetRequestStats, closeAllClients } from './registry/client.js';
 export type { RegistryClientOptions } from './registry/client.js';
+export type { TlsRemedies } from './registry/tls-errors.js';
 export { claimCredential, bindFlagCredentials, displayHost } from './registry/hosts.js';
 export type { CredentialBinding } from './registry/hosts.js';
 export type { RegistrySettings, Side } from './registry/hosts.js';
@@ -133,9 +134,9 @@ function clientOptions(ref: DockerReference, insecure: boolean, opts: TransportO
   const plainHosts = opts.plainHttpHosts ?? [];
   const plain = eff.plainHttp === true || (eff.plainHttp === undefined && (plainHosts.includes(ref.domain) || plainHosts.includes(host)));
   // Only what is not per side passes through as it is; the rest is this host's effective settings.
-  const { maxConcurrency, retry, env, home } = opts;
+  const { maxConcurrency, retry, env, home, tlsRemedies } = opts;
   const credentials = flagCreds ? opts.credentials : undefined;
-  const clientOpts: RegistryClientOptions = { maxConcurrency, retry, credentials, env, home, plainHttp: plain, flagPrefix: eff.flagPrefix };
+  const clientOpts: RegistryClientOptions = { maxConcurrency, retry, credentials, env, home, plainHttp: plain, flagPrefix: eff.flagPrefix, tlsRemedies };
   for (const k of Object.keys(clientOpts) as Array<keyof RegistryClientOptions>) if (clientOpts[k] === undefined) delete clientOpts[k];
   if (eff.tlsVerify !== undefined) clientOpts.tlsVerify = eff.tlsVerify;
   // insecure = true is podman's --tls-verify=false for that registry: https unverified, else http.

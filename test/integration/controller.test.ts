@@ -246,6 +246,24 @@ describe('plait controller', () => {
     await waitReady('rot', 1);
   });
 
+  it('TLS failures say what to change in the object or in the controller\'s registries.conf, never a CLI flag', async () => {
+    const failed = async (name: string) => waitUntil(async () => {
+      const r = condition(await getMl(cp, NS, name), 'Ready');
+      return r?.status === 'False' && r.reason === 'ReconcileFailed' ? r : undefined;
+    }, 60_000, () => `${name}: no ReconcileFailed`);
+    const conf = "mark it insecure = true in the controller's registries.conf (the chart's registriesConf value)";
+    // The TLS registry with no CA given for it.
+    await kubectlOk(cp, ['apply', '-f', '-'], ml({ name: 'no-ca', extra: { caConfigMapRef: undefined } }));
+    expect((await failed('no-ca')).message).toContain(`${T}: its TLS certificate is signed by an unknown authority: trust its CA with the object's spec.certSecretRef (ca.crt) or spec.caConfigMapRef, or ${conf}`);
+    // A plain-HTTP source that nothing marks insecure.
+    await kubectlOk(cp, ['apply', '-f', '-'], ml({ name: 'plain-src', sources: [{ image: peers.singles[0]!.ref }] }));
+    expect((await failed('plain-src')).message).toContain(`${lab.plain.host} answered plain HTTP to a TLS request: ${conf}`);
+    for (const n of ['no-ca', 'plain-src']) {
+      expect(condition(await getMl(cp, NS, n), 'Ready')!.message).not.toMatch(/--[a-z]/);
+      await kubectlOk(cp, ['delete', 'ml', n, '-n', NS, '--wait=true', '--timeout=30s']);
+    }
+  });
+
   it('a resource the CRD accepts but plait refuses is Stalled with one message, without a retry storm', async () => {
     const c = controllers.at(-1)!;
     await kubectlOk(cp, ['apply', '-f', '-'], ml({ name: 'bad', extra: { format: 'docker', compression: { variants: ['zstd'] } } }));

@@ -1,6 +1,6 @@
 import { describe, it, expect, beforeAll, afterAll, inject } from 'vitest';
 import { spawn } from 'node:child_process';
-import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +10,7 @@ import type { ControlPlane } from '../lab/kube.js';
 import { freePort, run, supervise } from '../lab/proc.js';
 import type { Supervised } from '../lab/proc.js';
 import { PLAIT_BIN } from '../helpers/cli.js';
+import { findRule, loadRegistriesConf } from '../../src/transports/registry/registries-conf.js';
 
 // The chart and the kustomize base against a real kube-apiserver (etcd + kube-apiserver from the lab, no kubelet and
 // no controller manager: objects are stored and validated, pods are never scheduled). helm and kubectl are the
@@ -31,6 +32,7 @@ const valueSets: ValueSet[] = [
   { name: 'ServiceMonitor on', file: 'servicemonitor-values.yaml', apiVersions: [SM_API] },
   { name: 'CRDs off', file: 'no-crds-values.yaml' },
   { name: 'leader election off', extra: ['--set', 'leaderElection.enabled=false'] },
+  { name: 'registries.conf', file: 'registries-conf-values.yaml' },
 ];
 
 const objects = (text: string): Obj[] =>
@@ -137,6 +139,9 @@ describe('chart and kustomize base', () => {
           expect(find(objs, 'PodDisruptionBudget')).toHaveLength(0);
           expect(leases).toHaveLength(1);
           expect(args).toContain('--leader-elect=true');
+          // No registries.conf unless one is given.
+          expect(find(objs, 'ConfigMap')).toHaveLength(0);
+          expect(JSON.stringify(dep)).not.toContain('CONTAINERS_REGISTRIES_CONF');
           break;
         case 'namespaced':
           expect(find(objs, 'ClusterRole', 'plait')).toHaveLength(0);
@@ -164,6 +169,25 @@ describe('chart and kustomize base', () => {
           expect(find(objs, 'CustomResourceDefinition')).toHaveLength(0);
           expect((dep.spec.template.spec.containers[0] as unknown as { image: string }).image).toBe(`registry.example.com/plait@sha256:${'0'.repeat(64)}`);
           break;
+        case 'registries.conf': {
+          const pod = dep.spec.template.spec as unknown as {
+            containers: Array<{ env: Array<{ name: string; value?: string }>; volumeMounts: Array<{ name: string; mountPath: string; readOnly?: boolean }> }>;
+            volumes: Array<{ name: string; configMap?: { name: string } }>;
+          };
+          const cm = find(objs, 'ConfigMap', 'plait-registries-conf', NS)[0] as Obj & { data: Record<string, string> };
+          const mount = pod.containers[0]!.volumeMounts.find((m) => m.name === 'registries-conf');
+          expect(pod.volumes.find((x) => x.name === 'registries-conf')?.configMap?.name).toBe('plait-registries-conf');
+          expect(mount?.readOnly).toBe(true);
+          expect(Object.keys(cm.data)).toEqual(['registries.conf']);
+          // The variable names the ConfigMap's one key under the mount, and plait reads the rendered text as written.
+          expect(pod.containers[0]!.env.find((e) => e.name === 'CONTAINERS_REGISTRIES_CONF')?.value).toBe(`${mount!.mountPath}/registries.conf`);
+          const file = join(helmHome, 'registries.conf');
+          await writeFile(file, cm.data['registries.conf']!);
+          const conf = loadRegistriesConf({ CONTAINERS_REGISTRIES_CONF: file, HOME: helmHome });
+          expect(findRule(conf, 'registry.kube-system.svc:5000/team/app')?.insecure).toBe(true);
+          expect(findRule(conf, 'registry.example.com/untrusted/app')?.blocked).toBe(true);
+          break;
+        }
         case 'leader election off':
           expect(leases).toHaveLength(0);
           expect(find(objs, 'RoleBinding', 'plait-leader-election')).toHaveLength(0);

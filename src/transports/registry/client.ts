@@ -10,6 +10,7 @@ import { findCredentials } from './credentials.js';
 import type { Credentials, CredentialOptions } from './credentials.js';
 import { loadTlsFiles, connectOptions } from './tls.js';
 import { isTlsFailure, tlsError } from './tls-errors.js';
+import type { TlsRemedies } from './tls-errors.js';
 import { registryError } from './errors.js';
 import { Semaphore } from './semaphore.js';
 import { interruptSignal, interruptedError, isInterrupted, throwIfInterrupted } from '../interrupt.js';
@@ -42,6 +43,8 @@ export interface RegistryClientOptions extends CredentialOptions {
   credentials?: Credentials | null;
   /** How hints name the flags of the side this registry is reached from ("--dest-", "--src-", "--"). */
   flagPrefix?: string;
+  /** What TLS hints tell a user who has no flags (the controller's); the flags otherwise. */
+  tlsRemedies?: TlsRemedies;
 }
 
 export interface RequestStats {
@@ -249,7 +252,11 @@ export class RegistryClient {
   }
 
   private tlsError(e: unknown): PlaitError {
-    return tlsError(this.host, e, { flagPrefix: this.opts.flagPrefix ?? '--', ...(this.opts.certDir !== undefined && { certDir: this.opts.certDir }) });
+    return tlsError(this.host, e, {
+      flagPrefix: this.opts.flagPrefix ?? '--',
+      ...(this.opts.tlsRemedies !== undefined && { remedies: this.opts.tlsRemedies }),
+      ...(this.opts.certDir !== undefined && { certDir: this.opts.certDir }),
+    });
   }
 
   private baseHeaders(): Record<string, string> {
