@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp, readdir, readFile, lstat, readlink } from 'node:fs/promises';
+import { cp, mkdtemp, readdir, readFile, lstat, readlink, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -49,18 +49,44 @@ export interface Sandbox {
   plait(args: string[], opts?: { cwd?: string; input?: string; env?: NodeJS.ProcessEnv }): Promise<PlaitRun>;
 }
 
-/** A working directory with a store that already holds one list (so "unchanged" means something). */
-export async function sandbox(): Promise<Sandbox> {
-  const dir = await mkdtemp(join(tmpdir(), 'plait-hostile-'));
+function sandboxAt(dir: string): Sandbox {
   const store = join(dir, 'store');
   const env = { PLAIT_STORE: store, PLAIT_REGISTRY_TIMEOUT: '5', HOME: dir, XDG_RUNTIME_DIR: dir, XDG_CONFIG_HOME: join(dir, 'config'), REGISTRY_AUTH_FILE: join(dir, 'no-auth.json') };
-  const sb: Sandbox = {
+  return {
     dir, store, env,
     plait: (args, opts = {}) => runPlait(args, { env: { ...env, ...opts.env }, cwd: opts.cwd ?? dir, ...(opts.input !== undefined && { input: opts.input }) }),
   };
+}
+
+/** A working directory with a store that already holds one list (so "unchanged" means something). */
+export async function sandbox(): Promise<Sandbox> {
+  const sb = sandboxAt(await mkdtemp(join(tmpdir(), 'plait-hostile-')));
   const r = await sb.plait(['manifest', 'create', 'keep']);
   if (r.code !== 0) throw new Error(`manifest create: ${r.stderr}`);
   return sb;
+}
+
+export interface Sandboxes {
+  /** A fresh sandbox of its own: a byte-for-byte copy of one that plait populated (the store holds no paths). */
+  next(): Promise<Sandbox>;
+  /** Remove a sandbox once its case passed (a failed case's is kept to look at). */
+  done(sb: Sandbox): Promise<void>;
+}
+
+/**
+ * One sandbox per case, so that a case's snapshots hash only its own files (not every earlier case's layouts and
+ * big documents) and cases can run concurrently. The populated store is made once by plait, then copied.
+ */
+export async function sandboxes(): Promise<Sandboxes> {
+  const template = await sandbox();
+  return {
+    async next() {
+      const dir = await mkdtemp(join(tmpdir(), 'plait-hostile-'));
+      await cp(template.dir, dir, { recursive: true, verbatimSymlinks: true });
+      return sandboxAt(dir);
+    },
+    done: (sb) => rm(sb.dir, { recursive: true, force: true }),
+  };
 }
 
 /** Exit 1, one line on stderr (matching `line` when given), no stack trace, nothing on stdout. */

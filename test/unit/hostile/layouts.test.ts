@@ -7,8 +7,8 @@
 import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { CORPUS, escapeRe, expectOneLine, nothingWritten, readJson, sandbox } from './helpers.js';
-import type { Sandbox } from './helpers.js';
+import { CORPUS, escapeRe, expectOneLine, nothingWritten, readJson, sandboxes } from './helpers.js';
+import type { Sandboxes } from './helpers.js';
 import { buildLayout, expectOneFailure, expectNoImageWritten } from './served.js';
 import type { LayoutCase } from './served.js';
 
@@ -21,15 +21,18 @@ const spec = (name: string, source: string, platform?: string) => [
   `  sources: [{image: ${JSON.stringify(source)}${platform ? `, platforms: [${platform}]` : ''}}]`, '',
 ].join('\n');
 
-let sb: Sandbox;
+let boxes: Sandboxes;
 beforeAll(async () => {
-  sb = await sandbox();
+  boxes = await sandboxes();
 }, 120_000);
 
+// Each case has a sandbox of its own (store, working directory, destinations): they share nothing, so they run
+// concurrently (vitest's maxConcurrency bounds how many at once).
 for (const { kind, cases } of groups) {
-  describe(`hostile layouts: ${kind}`, () => {
+  describe.concurrent(`hostile layouts: ${kind}`, () => {
     for (const c of cases) {
       it(c.name, async () => {
+        const sb = await boxes.next();
         await buildLayout(join(sb.dir, 'layouts', c.name), c.steps, join(sb.dir, 'outside', c.name), c.name);
         const source = `oci:layouts/${c.name}:${c.ref ?? 'app'}`;
         const file = `${c.name}.layout.yaml`;
@@ -39,6 +42,7 @@ for (const { kind, cases } of groups) {
           expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
           const a = await sb.plait(['apply', file]);
           expect(a.code, a.stderr).toBe(0);
+          await boxes.done(sb);
           return;
         }
         // The line names the layout (its directory) and says what is wrong.
@@ -59,6 +63,7 @@ for (const { kind, cases } of groups) {
         };
         if (c.stage === 'copy') await expectNoImageWritten(sb, join(sb.dir, 'out', c.name), run);
         else await nothingWritten(sb, run);
+        await boxes.done(sb);
       }, 120_000);
     }
   });
