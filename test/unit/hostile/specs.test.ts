@@ -3,8 +3,8 @@
 import { copyFile, mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, it } from 'vitest';
-import { CORPUS, escapeRe, expectOneLine, nothingWritten, sandbox } from './helpers.js';
-import type { Sandbox } from './helpers.js';
+import { CORPUS, escapeRe, expectOneLine, nothingWritten, sandboxes } from './helpers.js';
+import type { Sandboxes } from './helpers.js';
 
 const HEAD = `apiVersion: plait.dev/v1alpha1
 kind: ManifestList
@@ -53,16 +53,18 @@ const SAYS: Record<string, RegExp> = {
   'generated-10000-sources.yaml': /spec\.sources/,
 };
 
-let sb: Sandbox;
+let boxes: Sandboxes;
 const committed = (await readdir(join(CORPUS, 'specs'))).filter((f) => f.endsWith('.yaml')).sort();
 
 beforeAll(async () => {
-  sb = await sandbox();
+  boxes = await sandboxes();
 }, 120_000);
 
-describe('hostile specs: apply refuses them in one line and writes nothing', () => {
+// A sandbox per case (the generated specs are 10 MiB each: no later case hashes them), so the cases run concurrently.
+describe.concurrent('hostile specs: apply refuses them in one line and writes nothing', () => {
   for (const name of [...committed, ...Object.keys(GENERATED)]) {
     it(name, async () => {
+      const sb = await boxes.next();
       const file = join(sb.dir, 'specs', name);
       const gen = GENERATED[name];
       await mkdir(join(sb.dir, 'specs'), { recursive: true });
@@ -73,6 +75,7 @@ describe('hostile specs: apply refuses them in one line and writes nothing', () 
         expectOneLine(r, new RegExp(`^${escapeRe(join('specs', name))}(:\\d+:\\d+)?: `));
         if (SAYS[name]) expectOneLine(r, SAYS[name]);
       });
+      await boxes.done(sb);
     }, 120_000);
   }
 });
