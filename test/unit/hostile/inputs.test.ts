@@ -3,8 +3,8 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, it } from 'vitest';
-import { expectOneLine, nothingWritten, readJson, sandbox } from './helpers.js';
-import type { Sandbox } from './helpers.js';
+import { expectOneLine, nothingWritten, readJson, sandboxes } from './helpers.js';
+import type { Sandbox, Sandboxes } from './helpers.js';
 
 const refs = await readJson<string[]>('refs/references.json');
 const platforms = await readJson<string[]>('platforms/platforms.json');
@@ -16,47 +16,55 @@ const spec = (source: string, platform?: string) => [
   ...(platform !== undefined ? [`      platforms: [${JSON.stringify(platform)}]`] : []), '',
 ].join('\n');
 
-let sb: Sandbox;
+let boxes: Sandboxes;
 beforeAll(async () => {
-  sb = await sandbox();
-  await mkdir(join(sb.dir, 'specs'), { recursive: true });
+  boxes = await sandboxes();
 }, 120_000);
 
-describe('hostile references', () => {
+// Each case runs in a sandbox of its own (its spec file is written before the snapshot, and another case's must not
+// land in it), so the cases run concurrently.
+async function inBox(fn: (sb: Sandbox) => Promise<void>): Promise<void> {
+  const sb = await boxes.next();
+  await mkdir(join(sb.dir, 'specs'), { recursive: true });
+  await fn(sb);
+  await boxes.done(sb);
+}
+
+describe.concurrent('hostile references', () => {
   refs.forEach((ref, i) => {
-    it(`inspect ${JSON.stringify(ref).slice(0, 60)}`, async () => {
+    it(`inspect ${JSON.stringify(ref).slice(0, 60)}`, () => inBox(async (sb) => {
       await nothingWritten(sb, async () => {
         expectOneLine(await sb.plait(['inspect', ref]));
       });
-    });
-    it(`as a spec source: ${JSON.stringify(ref).slice(0, 60)}`, async () => {
+    }));
+    it(`as a spec source: ${JSON.stringify(ref).slice(0, 60)}`, () => inBox(async (sb) => {
       const f = join('specs', `ref-${i}.yaml`);
       await writeFile(join(sb.dir, f), spec(ref));
       await nothingWritten(sb, async () => {
         expectOneLine(await sb.plait(['apply', f]), /:10:\d+: spec\.sources\[0\]\.image: /);
       });
-    });
+    }));
   });
 });
 
-describe('hostile platforms', () => {
+describe.concurrent('hostile platforms', () => {
   platforms.forEach((p, i) => {
-    it(`platform ${JSON.stringify(p).slice(0, 60)}`, async () => {
+    it(`platform ${JSON.stringify(p).slice(0, 60)}`, () => inBox(async (sb) => {
       const f = join('specs', `platform-${i}.yaml`);
       await writeFile(join(sb.dir, f), spec('oci:src/layout:app', p));
       await nothingWritten(sb, async () => {
         expectOneLine(await sb.plait(['apply', f]), /:11:\d+: spec\.sources\[0\]\.platforms\[0\]: /);
       });
-    });
+    }));
   });
 });
 
-describe('hostile command lines', () => {
+describe.concurrent('hostile command lines', () => {
   for (const argv of argvs) {
-    it(`plait ${JSON.stringify(argv).slice(0, 80)}`, async () => {
+    it(`plait ${JSON.stringify(argv).slice(0, 80)}`, () => inBox(async (sb) => {
       await nothingWritten(sb, async () => {
         expectOneLine(await sb.plait(argv));
       });
-    });
+    }));
   }
 });
