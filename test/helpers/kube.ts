@@ -96,10 +96,11 @@ export async function kubectlOk(cp: ControlPlane, args: string[], input?: string
   return r.stdout;
 }
 
+/** The object as the apiserver serves it (what `kubectl get -o json` prints); undefined when it does not exist. */
 export async function getMl(cp: ControlPlane, ns: string, name: string): Promise<MlObject | undefined> {
-  const r = await cp.kubectl(['get', 'manifestlist', name, '-n', ns, '-o', 'json']);
-  if (r.code !== 0) return undefined;
-  return JSON.parse(r.stdout) as MlObject;
+  const r = await cp.get(`/apis/plait.dev/v1alpha1/namespaces/${encodeURIComponent(ns)}/manifestlists/${encodeURIComponent(name)}`);
+  if (r?.status !== 200) return undefined;
+  return JSON.parse(r.body) as MlObject;
 }
 
 export function condition(o: MlObject | undefined, type: string) {

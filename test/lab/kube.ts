@@ -25,6 +25,11 @@ export interface ControlPlane {
   /** The control plane's temp dir (certificates, etcd data, logs). */
   dir: string;
   kubectl(args: string[], opts?: { input?: string; kubeconfig?: string; timeoutMs?: number }): Promise<{ code: number; stdout: string; stderr: string }>;
+  /**
+   * GET an API path as the admin (the kubeconfig's client certificate), without a kubectl process: for polls, which
+   * would otherwise start one every quarter second. Resolves with status and body, or undefined while nothing answers.
+   */
+  get(path: string): Promise<{ status: number; body: string } | undefined>;
   /** kubeconfig for a bearer token (e.g. from `kubectl create token`), same server and CA. */
   kubeconfigForToken(token: string, name: string): Promise<string>;
   /** Stop and start kube-apiserver on the same port; etcd (and so every object) is kept. */
@@ -253,6 +258,7 @@ export async function startControlPlane(opts: { keep?: boolean } = {}): Promise<
       caFile: certs.ca,
       dir,
       kubectl,
+      get: (path) => get(`${server}${path}`, tls),
       async kubeconfigForToken(token, name) {
         const safe = name.replace(/[^A-Za-z0-9_.-]/g, '_');
         const file = join(dir, `kubeconfig-${safe}`);
