@@ -4,7 +4,7 @@
 // through a loopback registry made from package-lock.json: no network but loopback.
 
 import { execFile } from 'node:child_process';
-import { access, constants, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { access, constants, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,8 +20,10 @@ let dir: string;
 let registry: LockRegistry;
 let env: NodeJS.ProcessEnv;
 
-async function npm(args: string[], cwd: string): Promise<string> {
-  const r = await run('npm', args, { cwd, env, maxBuffer: 64 * 1024 * 1024 });
+let tarballEnv: NodeJS.ProcessEnv;
+
+async function npm(args: string[], cwd: string, withEnv = env): Promise<string> {
+  const r = await run('npm', args, { cwd, env: withEnv, maxBuffer: 64 * 1024 * 1024 });
   return r.stdout;
 }
 
@@ -47,6 +49,19 @@ beforeAll(async () => {
   // The lockfile names each tarball's URL, and npm ci finds them in the cache by integrity: no registry at all.
   const { npm_config_registry: _r, ...ciEnv } = env;
   await run('npm', ['ci', '--offline'], { cwd: join(dir, 'clone'), env: ciEnv, maxBuffer: 64 * 1024 * 1024 });
+  // zstd-napi's binding, just compiled from source by that install, offered to the tarball install as a prebuilt
+  // one through zstd-napi's own install script (prebuild-install's local prebuilds): compiling the same sources
+  // twice was most of this file's CPU time. Its download URL is a closed loopback port, so a prebuild not found
+  // there can only end in the from-source build, never in a request off the machine.
+  const prebuilds = join(dir, 'prebuilds');
+  await mkdir(prebuilds);
+  await run('tar', ['-czf', join(prebuilds, 'zstd-napi-binding.tar.gz'), '-C', join(dir, 'clone', 'node_modules', 'zstd-napi'), 'build/Release/binding.node']);
+  tarballEnv = {
+    ...env,
+    npm_config_build_from_source: undefined,
+    npm_config_download: 'http://127.0.0.1:9/zstd-napi-binding.tar.gz',
+    npm_config_zstd_napi_local_prebuilds: prebuilds,
+  };
 }, 900_000);
 
 afterAll(async () => {
@@ -63,6 +78,11 @@ async function checkBin(prefix: string): Promise<void> {
   // And a command that loads the spec layer and its dependencies, not only the entry point.
   const help = await run(bin, ['validate', '--help'], { env });
   expect(help.stdout).toMatch(/^Usage: plait validate/);
+  // The installed zstd binding loads and round-trips (the tarball's came prebuilt, the clone's was compiled).
+  const pkg = join(prefix, 'lib', 'node_modules', 'plait');
+  const zstd = await run(process.execPath, ['-e', `const z = require(require.resolve('zstd-napi', { paths: [${JSON.stringify(pkg)}] }));
+const b = Buffer.from('plait '.repeat(1000)); process.stdout.write(String(Buffer.compare(z.decompress(z.compress(b)), b)));`], { env });
+  expect(zstd.stdout).toBe('0');
 }
 
 describe('install', () => {
@@ -75,7 +95,11 @@ describe('install', () => {
     const out = await npm(['pack', '--pack-destination', dir], join(dir, 'clone'));
     const tgz = out.trim().split('\n').at(-1)!;
     const prefix = join(dir, 'from-tarball');
-    await npm(['install', '-g', '--prefer-offline', '--prefix', prefix, join(dir, tgz)], dir);
+    await npm(['install', '-g', '--prefer-offline', '--prefix', prefix, join(dir, tgz)], dir, tarballEnv);
+    // zstd-napi took the binding offered, not a compile of its own (which would leave its object files).
+    const zstdDir = join(prefix, 'lib', 'node_modules', 'plait', 'node_modules', 'zstd-napi');
+    await access(join(zstdDir, 'build', 'Release', 'binding.node'));
+    expect(await readdir(join(zstdDir, 'build', 'Release'))).not.toContain('obj.target');
     await checkBin(prefix);
     // Only what a user needs is packed.
     const installed = await readdir(join(prefix, 'lib', 'node_modules', 'plait'));
