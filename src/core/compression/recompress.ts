@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { pipeline } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type { Readable, Transform } from 'node:stream';
@@ -5,11 +6,12 @@ import { ErrorCodes, PlaitError } from '../../errors.js';
 import { DigestingHasher } from '../../oci/digest.js';
 import type { Digest } from '../../oci/digest.js';
 import type { Descriptor } from '../../oci/types.js';
+import { Semaphore } from '../../transports/registry/semaphore.js';
 import type { BlobDescriptor, BlobLocation, ImageDestination, ImageSource } from '../../transports/types.js';
 import { compressionOfMediaType, detectCompression, MAGIC_BYTES, ociLayerMediaTypeFor } from './detect.js';
 import type { Algorithm } from './detect.js';
 import { metered } from '../copy/progress.js';
-import { AsyncBoundary, compressor, decompressor, HashingTap, peek, zstdWorkersFor } from './streams.js';
+import { AsyncBoundary, compressor, decompressor, effectiveLevel, HashingTap, peek } from './streams.js';
 
 // One layer into another compression, as a stream from source to destination: source blob (verified by the source
 // transport as it flows) → decompress (by what the first bytes say) → hash the tar (the diffID) → compress → upload
@@ -28,13 +30,24 @@ export interface RecompressResult {
 }
 
 export interface RecompressOptions {
-  /** zstd worker threads (default streams.zstdWorkersFor the layer's size). */
+  /** zstd worker threads (default streams.defaultZstdWorkers()). */
   workers?: number;
   /** Aborting stops the transfer; the upload then fails and nothing is committed. */
   signal?: AbortSignal;
   /** Source bytes read so far, reported throttled (see copy/progress.ts) while a layer is recompressed. */
   onBytes?: (bytes: number) => void;
 }
+
+/**
+ * Layers recompressed from a source at once in this process (recompressBlob), whatever the callers' job counts: one
+ * per two cores, since each keeps about two cores busy (its zstd worker, and the main thread's share: three SHA-256s,
+ * the inflate callbacks, HTTP). More at once only makes them compete for the cores, and every stream in flight holds
+ * its compressor's job buffers: 4 at once on a 2-core machine peaked at ~160–180 MiB RSS, 1 at ~110 MiB, for less
+ * CPU. Streams fed by a copy's own read (recompressStream, the tee) are not counted: waiting for a slot there would
+ * stall the plain copy that shares the read.
+ */
+export const RECOMPRESS_SLOTS = Math.max(1, Math.floor(availableParallelism() / 2));
+const recompressSlots = new Semaphore(RECOMPRESS_SLOTS);
 
 function sameLocation(a: BlobLocation, b: BlobLocation): boolean {
   return a.transport === b.transport && a.host === b.host && a.repository === b.repository;
@@ -99,11 +112,17 @@ export async function recompressBlob(
     await ensureBlobPresent(src, dest, desc, [src.location], opts.signal);
     return { digest: layer.digest, size: layer.size, mediaType, recompressed: false };
   }
-  // Build the compressor first: an invalid level must fail before a connection is opened.
-  const out = layerCompressor(layer, target, level, opts);
-  opts.signal?.throwIfAborted();
-  const raw = await src.getBlob(desc);
-  return recompressFrom(raw, dest, layer, target, mediaType, out, opts, 'store');
+  // An invalid level must fail before a connection is opened, and before waiting for a slot.
+  effectiveLevel(target, level);
+  const release = await recompressSlots.acquire();
+  try {
+    const out = layerCompressor(target, level, opts);
+    opts.signal?.throwIfAborted();
+    const raw = await src.getBlob(desc);
+    return await recompressFrom(raw, dest, layer, target, mediaType, out, opts, 'store');
+  } finally {
+    release();
+  }
 }
 
 /**
@@ -128,7 +147,7 @@ export async function recompressStream(
       await withAbort(raw, opts.signal, () => finished(raw));
       return { digest: layer.digest, size: layer.size, mediaType, recompressed: false };
     }
-    out = layerCompressor(layer, target, level, opts);
+    out = layerCompressor(target, level, opts);
   } catch (e) {
     raw.destroy();
     throw e;
@@ -136,9 +155,9 @@ export async function recompressStream(
   return recompressFrom(raw, dest, layer, target, mediaType, out, opts, 'drain');
 }
 
-/** The compressor for one layer: `level` checked (E_INVALID), zstd workers as the caller asks or as the layer's size suits. */
-function layerCompressor(layer: Descriptor, target: Algorithm, level: number | undefined, opts: RecompressOptions): Transform {
-  return compressor(target, { ...(level !== undefined && { level }), workers: opts.workers ?? zstdWorkersFor(layer.size) });
+/** The compressor for one layer: `level` checked (E_INVALID), zstd workers as the caller asks (default: defaultZstdWorkers). */
+function layerCompressor(target: Algorithm, level: number | undefined, opts: RecompressOptions): Transform {
+  return compressor(target, { ...(level !== undefined && { level }), ...(opts.workers !== undefined && { workers: opts.workers }) });
 }
 
 async function recompressFrom(

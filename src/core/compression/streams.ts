@@ -1,4 +1,3 @@
-import { availableParallelism } from 'node:os';
 import { PassThrough, Readable, Transform } from 'node:stream';
 import type { TransformCallback } from 'node:stream';
 import { createGunzip, createGzip } from 'node:zlib';
@@ -36,23 +35,16 @@ export function effectiveLevel(algorithm: Algorithm, level?: number): number {
 }
 
 /**
- * zstd worker threads per stream: 2 when the machine has at least two cores, else 1 — never 0. libzstd's output is
- * identical for every nbWorkers ≥ 1 but differs from single-threaded mode (0), so always using the threaded mode
- * keeps the bytes (hence digests) of a variant independent of the machine that made it. With workers the caller's
- * thread only hands input to the pool, so hashing and HTTP on the main thread overlap with compression.
+ * zstd worker threads per stream: always 1, never 0. libzstd's output is identical for every nbWorkers ≥ 1 but
+ * differs from single-threaded mode (0), so the threaded mode keeps the bytes (hence digests) of a variant
+ * independent of the machine that made it, and with a worker the caller's thread only hands input over, so hashing
+ * and HTTP on the main thread overlap with compression. More than one worker per stream does not pay: parallelism
+ * comes from recompressing several layers at once (recompress.ts RECOMPRESS_SLOTS), and each extra worker adds its
+ * job buffers to the peak RSS. The 4-platform zstd case (16 layers of 16 MiB) on a 2-core machine, one layer at a
+ * time, median of 5: 1 worker 8.1 s wall, 4.5 s CPU, 112 MiB; 2 workers 10.0 s, 4.8 s, 118 MiB (a loaded machine).
  */
 export function defaultZstdWorkers(): number {
-  return availableParallelism() >= 2 ? 2 : 1;
-}
-
-/**
- * zstd worker threads for a layer of `size` bytes (as stored, before decompression): one for a layer of up to 1 MiB,
- * which rarely fills more than a job or two, else defaultZstdWorkers(). The output is the same for every count ≥ 1
- * (see defaultZstdWorkers), so this only saves starting a second thread and its buffers where it cannot help: a 1 MiB
- * layer recompressed registry to registry took about half as long with one worker on a busy 2-core machine.
- */
-export function zstdWorkersFor(size: number): number {
-  return size >= 0 && size <= 1024 * 1024 ? 1 : defaultZstdWorkers();
+  return 1;
 }
 
 /** libzstd job size in threaded mode (see compressor()). */
@@ -60,7 +52,7 @@ export const ZSTD_JOB_SIZE = 2 * 1024 * 1024;
 
 export interface CompressorOptions {
   level?: number;
-  /** zstd only: worker threads (default defaultZstdWorkers(); 0 = compress on the calling thread). */
+  /** zstd only: worker threads (default defaultZstdWorkers(); 0 = compress on the calling thread, other bytes). */
   workers?: number;
 }
 

@@ -198,7 +198,7 @@ export interface MakeVariantOptions {
   store?: Store;
   /** Layers worked on at once (default 4). */
   jobs?: number;
-  /** zstd worker threads per layer (default streams.zstdWorkersFor its size). */
+  /** zstd worker threads per layer (default streams.defaultZstdWorkers()). */
   workers?: number;
   /** A semaphore shared with other makeVariant calls, so `jobs` bounds them all (makeListVariants uses it). */
   semaphore?: Semaphore;
