@@ -9,7 +9,7 @@ import type { Challenge } from './challenge.js';
 import { findCredentials } from './credentials.js';
 import type { Credentials, CredentialOptions } from './credentials.js';
 import { loadTlsFiles, connectOptions } from './tls.js';
-import { isTlsFailure, tlsError } from './tls-errors.js';
+import { flagRemedies, isTlsFailure, tlsError } from './tls-errors.js';
 import type { TlsRemedies } from './tls-errors.js';
 import { registryError } from './errors.js';
 import { Semaphore } from './semaphore.js';
@@ -253,8 +253,7 @@ export class RegistryClient {
 
   private tlsError(e: unknown): PlaitError {
     return tlsError(this.host, e, {
-      flagPrefix: this.opts.flagPrefix ?? '--',
-      ...(this.opts.tlsRemedies !== undefined && { remedies: this.opts.tlsRemedies }),
+      remedies: this.opts.tlsRemedies ?? flagRemedies(this.opts.flagPrefix ?? '--'),
       ...(this.opts.certDir !== undefined && { certDir: this.opts.certDir }),
     });
   }

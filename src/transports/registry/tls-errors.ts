@@ -33,8 +33,7 @@ export function flagRemedies(prefix: string): TlsRemedies {
 }
 
 export interface TlsHintOptions {
-  /** "--dest-", "--src-" or "--": the flags of the side the registry was reached from (when `remedies` is not given). */
-  flagPrefix?: string;
+  /** What each hint tells the user to do (default: the un-prefixed flags, `flagRemedies('--')`). */
   remedies?: TlsRemedies;
   certDir?: string;
 }
@@ -67,23 +66,22 @@ export function isTlsFailure(e: unknown): boolean {
 
 /** The one-line PlaitError for a TLS failure talking to `host`. */
 export function tlsError(host: string, e: unknown, o: TlsHintOptions = {}): PlaitError {
-  const fix = o.remedies ?? flagRemedies(o.flagPrefix ?? '--');
+  const fix = o.remedies ?? flagRemedies('--');
   const all = causes(e);
   const code = all.map((c) => c.code ?? '').find((c) => c !== '' && !c.startsWith('UND_ERR')) ?? '';
   const text = all.map((c) => `${c.reason ?? ''} ${c.message ?? ''}`).join(' ');
-  const insecure = fix.insecure;
   let line: string;
   if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG' || /wrong version number|packet length too long/i.test(text)) {
     line = `${host} answered plain HTTP to a TLS request: ${fix.plainHttp}`;
   } else if (UNKNOWN_CA.has(code)) {
-    line = `${host}: its TLS certificate is signed by an unknown authority: ${fix.trustCa(host, o.certDir)}, or ${insecure}`;
+    line = `${host}: its TLS certificate is signed by an unknown authority: ${fix.trustCa(host, o.certDir)}, or ${fix.insecure}`;
   } else if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
     const names = all.map((c) => c.cert?.subjectaltname).find((n) => n !== undefined);
-    line = `${host}: its TLS certificate is not for that name${names ? ` (it is for ${names})` : ''}: reach it by a name the certificate covers, or ${insecure}`;
+    line = `${host}: its TLS certificate is not for that name${names ? ` (it is for ${names})` : ''}: reach it by a name the certificate covers, or ${fix.insecure}`;
   } else if (code === 'CERT_HAS_EXPIRED') {
-    line = `${host}: its TLS certificate has expired: the registry must renew it (or ${insecure})`;
+    line = `${host}: its TLS certificate has expired: the registry must renew it (or ${fix.insecure})`;
   } else if (code === 'CERT_NOT_YET_VALID') {
-    line = `${host}: its TLS certificate is not valid yet: check this machine's clock (or ${insecure})`;
+    line = `${host}: its TLS certificate is not valid yet: check this machine's clock (or ${fix.insecure})`;
   } else if (/certificate required/i.test(text)) {
     line = `${host} wants a client certificate: ${fix.clientCert(host)}`;
   } else {
