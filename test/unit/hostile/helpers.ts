@@ -67,10 +67,11 @@ export async function sandbox(): Promise<Sandbox> {
 }
 
 export interface Sandboxes {
-  /** A fresh sandbox of its own: a byte-for-byte copy of one that plait populated (the store holds no paths). */
-  next(): Promise<Sandbox>;
-  /** Remove a sandbox once its case passed (a failed case's is kept to look at). */
-  done(sb: Sandbox): Promise<void>;
+  /**
+   * Run `fn` in a fresh sandbox of its own — a byte-for-byte copy of one that plait populated (the store holds no
+   * paths) — and remove it once `fn` passed (a failed case's is kept to look at).
+   */
+  use(fn: (sb: Sandbox) => Promise<void>): Promise<void>;
 }
 
 /**
@@ -80,12 +81,12 @@ export interface Sandboxes {
 export async function sandboxes(): Promise<Sandboxes> {
   const template = await sandbox();
   return {
-    async next() {
+    async use(fn) {
       const dir = await mkdtemp(join(tmpdir(), 'plait-hostile-'));
       await cp(template.dir, dir, { recursive: true, verbatimSymlinks: true });
-      return sandboxAt(dir);
+      await fn(sandboxAt(dir));
+      await rm(dir, { recursive: true, force: true });
     },
-    done: (sb) => rm(sb.dir, { recursive: true, force: true }),
   };
 }
 

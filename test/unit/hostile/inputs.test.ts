@@ -23,12 +23,10 @@ beforeAll(async () => {
 
 // Each case runs in a sandbox of its own (its spec file is written before the snapshot, and another case's must not
 // land in it), so the cases run concurrently.
-async function inBox(fn: (sb: Sandbox) => Promise<void>): Promise<void> {
-  const sb = await boxes.next();
+const inBox = (fn: (sb: Sandbox) => Promise<void>) => boxes.use(async (sb) => {
   await mkdir(join(sb.dir, 'specs'), { recursive: true });
   await fn(sb);
-  await boxes.done(sb);
-}
+});
 
 describe.concurrent('hostile references', () => {
   refs.forEach((ref, i) => {

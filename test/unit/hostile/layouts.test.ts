@@ -31,8 +31,7 @@ beforeAll(async () => {
 for (const { kind, cases } of groups) {
   describe.concurrent(`hostile layouts: ${kind}`, () => {
     for (const c of cases) {
-      it(c.name, async () => {
-        const sb = await boxes.next();
+      it(c.name, () => boxes.use(async (sb) => {
         await buildLayout(join(sb.dir, 'layouts', c.name), c.steps, join(sb.dir, 'outside', c.name), c.name);
         const source = `oci:layouts/${c.name}:${c.ref ?? 'app'}`;
         const file = `${c.name}.layout.yaml`;
@@ -42,7 +41,6 @@ for (const { kind, cases } of groups) {
           expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
           const a = await sb.plait(['apply', file]);
           expect(a.code, a.stderr).toBe(0);
-          await boxes.done(sb);
           return;
         }
         // The line names the layout (its directory) and says what is wrong.
@@ -63,8 +61,7 @@ for (const { kind, cases } of groups) {
         };
         if (c.stage === 'copy') await expectNoImageWritten(sb, join(sb.dir, 'out', c.name), run);
         else await nothingWritten(sb, run);
-        await boxes.done(sb);
-      }, 120_000);
+      }), 120_000);
     }
   });
 }

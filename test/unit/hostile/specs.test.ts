@@ -63,8 +63,7 @@ beforeAll(async () => {
 // A sandbox per case (the generated specs are 10 MiB each: no later case hashes them), so the cases run concurrently.
 describe.concurrent('hostile specs: apply refuses them in one line and writes nothing', () => {
   for (const name of [...committed, ...Object.keys(GENERATED)]) {
-    it(name, async () => {
-      const sb = await boxes.next();
+    it(name, () => boxes.use(async (sb) => {
       const file = join(sb.dir, 'specs', name);
       const gen = GENERATED[name];
       await mkdir(join(sb.dir, 'specs'), { recursive: true });
@@ -75,7 +74,6 @@ describe.concurrent('hostile specs: apply refuses them in one line and writes no
         expectOneLine(r, new RegExp(`^${escapeRe(join('specs', name))}(:\\d+:\\d+)?: `));
         if (SAYS[name]) expectOneLine(r, SAYS[name]);
       });
-      await boxes.done(sb);
-    }, 120_000);
+    }), 120_000);
   }
 });
