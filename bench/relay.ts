@@ -11,6 +11,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import net from 'node:net';
+import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { request } from '../src/transports/http.js';
@@ -138,7 +139,7 @@ async function main(): Promise<void> {
     }
     const mib = (Number(values.blobs) * Number(values.mib)).toFixed(0);
     const raw = summarize(got.get('raw')!.map((x) => x.cpuMs)).median;
-    console.log(`relay of ${values.blobs} × ${values.mib} MiB (${mib} MiB) A (2.8) → V (v3), 4 at a time, ${values.rounds} rounds, node ${process.version}, load ${(await import('node:os')).loadavg()[0]!.toFixed(2)}`);
+    console.log(`relay of ${values.blobs} × ${values.mib} MiB (${mib} MiB) A (2.8) → V (v3), 4 at a time, ${values.rounds} rounds, node ${process.version}, load ${loadavg()[0]!.toFixed(2)}`);
     console.log('| path | CPU (user+sys) median | vs raw | of it user | wall median |\n|---|---|---|---|---|');
     for (const variant of VARIANTS) {
       const s = got.get(variant)!;
