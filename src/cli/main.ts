@@ -9,10 +9,7 @@ if (typeof PLAIT_BUILD_VERSION === 'string' && (argv[0] === '--version' || argv[
 } else {
   // Node ≥ 22.1 keeps compiled code of the modules it loads on disk between runs; Node 20 has no such cache.
   (module as { enableCompileCache?: () => unknown }).enableCompileCache?.();
-  // undici parses HTTP with a WebAssembly build of llhttp; letting V8's optimising tier compile it costs ~35 MiB of
-  // resident memory for no measurable gain on a registry's short responses, so the baseline compiler does it alone.
-  process.getBuiltinModule('node:v8').setFlagsFromString('--liftoff-only');
-  // Loaded only now, so that the compile cache and the flag above apply to all of plait's own code.
+  // Loaded only now, so that the compile cache applies to all of plait's own code.
   const { run } = await import('./run.js');
   await import('./commands/index.js');
   process.exitCode = await run(argv);

@@ -1,4 +1,5 @@
-import { appendFile } from 'node:fs/promises';
+import { appendFile as appendFileCb } from 'node:fs';
+import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import { formatPlatform } from '../oci/platform.js';
 import type { SpecOutcome, ReconcileEvent } from '../reconcile/run.js';
@@ -62,6 +63,9 @@ export function summaryLine(outcomes: SpecOutcome[]): string {
     .filter(([, n]) => (n as number) > 0).map(([k, n]) => `${n as number} ${k as string}`);
   return `${outcomes.length} spec${outcomes.length === 1 ? '' : 's'}: ${parts.join(', ') || 'nothing to do'}`;
 }
+
+// Not node:fs/promises, for the reason in reconcile/spec/load.ts: every command loads this module.
+const appendFile = promisify(appendFileCb);
 
 export async function appendStepSummary(outcomes: SpecOutcome[], title: string): Promise<void> {
   const file = process.env.GITHUB_STEP_SUMMARY;

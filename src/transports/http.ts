@@ -9,6 +9,12 @@ import type { Agent as UndiciAgent, Dispatcher } from 'undici';
 
 const load = createRequire(import.meta.url);
 
+// undici parses HTTP with a WebAssembly build of llhttp, compiled on its first connection; letting V8's optimising
+// tier compile it costs ~35 MiB of resident memory for no measurable gain on a registry's short responses, so the
+// baseline compiler does it alone. Set here, where undici is loaded, so that a command that never talks HTTP
+// (validate, a run on OCI layouts only) does not load node:v8 (and the stream modules it pulls in) for it.
+process.getBuiltinModule('node:v8').setFlagsFromString('--liftoff-only');
+
 export const Agent = load('undici/lib/dispatcher/agent.js') as typeof UndiciAgent;
 export type Agent = UndiciAgent;
 

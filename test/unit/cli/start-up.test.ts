@@ -51,4 +51,10 @@ describe('start-up of the bundled CLI', () => {
     expect(loaded).toContain('fs'); // the list is read at all
     expect(loaded.filter((m) => m === 'crypto' || m === 'child_process' || m === 'http2' || m === 'http')).toEqual([]);
   });
+
+  it('validate loads neither node:v8 (the wasm flag is set where undici loads) nor node:fs/promises', async () => {
+    const loaded = await builtinsLoaded(['validate', 'examples/web.yaml']);
+    expect(loaded).toContain('fs');
+    expect(loaded.filter((m) => m === 'v8' || m === 'fs/promises')).toEqual([]);
+  });
 });
