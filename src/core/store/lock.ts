@@ -3,12 +3,20 @@ import { stat, readFile, writeFile, utimes, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import lockfile from 'proper-lockfile';
 import { ErrorCodes, PlaitError } from '../../errors.js';
 import { writeFileAtomic } from '../../fsutil.js';
 import { errnoCode, storeError } from './layout.js';
 import { KeyedMutex } from './mutex.js';
 import { sweepTempFiles } from './sweep.js';
+import type { lock as LockFn } from 'proper-lockfile';
+
+// proper-lockfile (with graceful-fs, which patches a copy of node:fs and loads node:assert) costs ~15–20 ms of start-up;
+// a run that only reads the store (plan, a no-op apply, inspect) never takes a lock, so it is loaded at the first one.
+let lockFn: Promise<typeof LockFn> | undefined;
+function properLock(): Promise<typeof LockFn> {
+  lockFn ??= import('proper-lockfile').then((m) => m.default.lock);
+  return lockFn;
+}
 
 // Exclusive, cross-process lock on a target file (containers/storage's digest lock, §8), built from proper-lockfile's
 // mkdir lock plus an in-process queue. Unlike the fcntl lock podman uses, a mkdir lock survives its holder's death, so
@@ -119,7 +127,7 @@ async function acquireFileLock(
   let delay = MIN_DELAY_MS;
   for (;;) {
     try {
-      const release = await lockfile.lock(target, { stale, update, realpath: false, retries: 0, onCompromised });
+      const release = await (await properLock())(target, { stale, update, realpath: false, retries: 0, onCompromised });
       await recordOwner(target, lockDir);
       return async () => {
         // The record goes before the lock does, so a record that outlives its lock belongs to a holder that died.

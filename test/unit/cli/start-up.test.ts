@@ -18,19 +18,32 @@ async function version(): Promise<string> {
   return (JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 }
 
-/** Node's built-in modules loaded by a run of the CLI with `args`, read from process.moduleLoadList at exit. */
-async function builtinsLoaded(args: string[]): Promise<string[]> {
+interface Loaded {
+  /** Node's built-in modules, from process.moduleLoadList. */
+  builtins: string[];
+  /** Files of CommonJS modules (node_modules), from the require cache. */
+  files: string[];
+}
+
+/** What a run of the CLI with `args` loaded, read at exit. */
+async function modulesLoaded(args: string[], code = 0): Promise<Loaded> {
   const dir = await mkdtemp(join(tmpdir(), 'plait-start-'));
   dirs.push(dir);
   const hook = join(dir, 'loaded.mjs');
   const out = join(dir, 'loaded.json');
-  await writeFile(hook, `import { writeFileSync } from 'node:fs';\nprocess.on('exit', () => writeFileSync(${JSON.stringify(out)}, JSON.stringify(process.moduleLoadList)));\n`);
+  await writeFile(hook, [
+    `const { writeFileSync } = process.getBuiltinModule('node:fs');`,
+    `const cache = process.getBuiltinModule('node:module').createRequire(import.meta.url).cache;`,
+    `process.on('exit', () => writeFileSync(${JSON.stringify(out)}, JSON.stringify({ list: process.moduleLoadList, files: Object.keys(cache) })));`,
+  ].join('\n'));
   const run = await runPlait(args, { cwd: ROOT, env: { NODE_OPTIONS: `--import=${hook}` } });
   expect(run.stderr).toBe('');
-  expect(run.code).toBe(0);
-  const list = JSON.parse(await readFile(out, 'utf8')) as string[];
-  return list.filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice('NativeModule '.length));
+  expect(run.code).toBe(code);
+  const { list, files } = JSON.parse(await readFile(out, 'utf8')) as { list: string[]; files: string[] };
+  return { builtins: list.filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice('NativeModule '.length)), files };
 }
+
+const builtinsLoaded = async (args: string[]): Promise<string[]> => (await modulesLoaded(args)).builtins;
 
 describe('start-up of the bundled CLI', () => {
   it('--version answers from main.js alone: no chunk, no package.json', async () => {
@@ -56,5 +69,16 @@ describe('start-up of the bundled CLI', () => {
     const loaded = await builtinsLoaded(['validate', 'examples/web.yaml']);
     expect(loaded).toContain('fs');
     expect(loaded.filter((m) => m === 'v8' || m === 'fs/promises')).toEqual([]);
+  });
+
+  it('a command that only reads the store does not load proper-lockfile; one that writes it does', async () => {
+    const store = await mkdtemp(join(tmpdir(), 'plait-start-store-'));
+    dirs.push(store);
+    const lockfile = (l: Loaded) => l.files.filter((f) => f.includes('/node_modules/proper-lockfile/'));
+    // The check can tell: creating a list takes its lock.
+    expect(lockfile(await modulesLoaded(['manifest', 'create', '--store', store, 'start-up']))).not.toEqual([]);
+    const read = await modulesLoaded(['manifest', 'exists', '--store', store, 'start-up']);
+    expect(read.files.length).toBeGreaterThan(0);
+    expect(lockfile(read)).toEqual([]);
   });
 });
