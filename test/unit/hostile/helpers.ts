@@ -72,6 +72,8 @@ export interface Sandboxes {
    * paths) — and remove it once `fn` passed (a failed case's is kept to look at).
    */
   use(fn: (sb: Sandbox) => Promise<void>): Promise<void>;
+  /** Remove the populated template the cases were copied from. */
+  close(): Promise<void>;
 }
 
 /**
@@ -87,6 +89,7 @@ export async function sandboxes(): Promise<Sandboxes> {
       await fn(sandboxAt(dir));
       await rm(dir, { recursive: true, force: true });
     },
+    close: () => rm(template.dir, { recursive: true, force: true }),
   };
 }
 

@@ -19,6 +19,7 @@ const spec = (source: string, platform?: string) => [
 let boxes: Sandboxes;
 beforeAll(async () => {
   boxes = await sandboxes();
+  return () => boxes.close();
 }, 120_000);
 
 // Each case runs in a sandbox of its own (its spec file is written before the snapshot, and another case's must not

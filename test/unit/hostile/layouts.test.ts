@@ -24,6 +24,7 @@ const spec = (name: string, source: string, platform?: string) => [
 let boxes: Sandboxes;
 beforeAll(async () => {
   boxes = await sandboxes();
+  return () => boxes.close();
 }, 120_000);
 
 // Each case has a sandbox of its own (store, working directory, destinations): they share nothing, so they run

@@ -58,6 +58,7 @@ const committed = (await readdir(join(CORPUS, 'specs'))).filter((f) => f.endsWit
 
 beforeAll(async () => {
   boxes = await sandboxes();
+  return () => boxes.close();
 }, 120_000);
 
 // A sandbox per case (the generated specs are 10 MiB each: no later case hashes them), so the cases run concurrently.
