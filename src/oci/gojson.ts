@@ -77,8 +77,14 @@ function escapeUnit(c: number, legacy: boolean): string {
   return `\\u${HEX[(c >> 12) & 15]}${HEX[(c >> 8) & 15]}${HEX[(c >> 4) & 15]}${HEX[c & 15]}`;
 }
 
+/** Any unit goQuote rewrites: controls, quote, backslash, <, >, &, U+2028/U+2029 and surrogates (paired or not). */
+// eslint-disable-next-line no-control-regex
+const NEEDS_ESCAPE = /[\u0000-\u001f"\\<>&\u2028\u2029\ud800-\udfff]/;
+
 /** A Go-quoted JSON string (HTML-safe escaping, U+2028/U+2029 escaped, lone surrogates as \ufffd). */
 export function goQuote(s: string, opts: GoJSONOptions = {}): string {
+  // Digests, media types and platform names, nearly every string of a manifest, need no escape at all.
+  if (!NEEDS_ESCAPE.test(s)) return `"${s}"`;
   const legacy = opts.legacyControlEscapes === true;
   let out = '"';
   let start = 0;
@@ -119,7 +125,19 @@ function encodeNumber(n: number): string {
   return Object.is(n, -0) ? '0' : String(n);
 }
 
-function encode(v: unknown, opts: GoJSONOptions, path: string): string {
+// Where a value sits, for error messages only: built as links as the encoder descends, and turned into text only when
+// it fails (formatting a path for every field cost more than encoding the field).
+interface PathLink { up: PathLink | undefined; key: string | number; map?: boolean }
+
+function pathText(p: PathLink | undefined): string {
+  if (p === undefined) return '';
+  const up = pathText(p.up);
+  if (typeof p.key === 'number') return `${up}[${p.key}]`;
+  if (p.map === true) return `${up}[${JSON.stringify(p.key)}]`;
+  return up ? `${up}.${p.key}` : p.key;
+}
+
+function encode(v: unknown, opts: GoJSONOptions, path: PathLink | undefined): string {
   if (v === null) return 'null';
   switch (typeof v) {
     case 'string':
@@ -133,13 +151,16 @@ function encode(v: unknown, opts: GoJSONOptions, path: string): string {
     case 'object':
       break;
     default:
-      throw new PlaitError(ErrorCodes.E_INTERNAL, `gojson: cannot encode ${typeof v} at ${path || '(root)'}`);
+      throw new PlaitError(ErrorCodes.E_INTERNAL, `gojson: cannot encode ${typeof v} at ${pathText(path) || '(root)'}`);
   }
   if (Array.isArray(v)) {
-    return `[${v.map((item, i) => {
-      if (item === undefined) throw new PlaitError(ErrorCodes.E_INTERNAL, `gojson: undefined slice element at ${path}[${i}]`);
-      return encode(item, opts, `${path}[${i}]`);
-    }).join(',')}]`;
+    let out = '[';
+    for (let i = 0; i < v.length; i++) {
+      const item: unknown = v[i];
+      if (item === undefined) throw new PlaitError(ErrorCodes.E_INTERNAL, `gojson: undefined slice element at ${pathText(path)}[${i}]`);
+      out += (i === 0 ? '' : ',') + encode(item, opts, { up: path, key: i });
+    }
+    return out + ']';
   }
   if (v instanceof Uint8Array) {
     return `"${Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64')}"`;
@@ -148,25 +169,25 @@ function encode(v: unknown, opts: GoJSONOptions, path: string): string {
     const entries = v instanceof GoMap ? [...v.entries] : [...(v as Map<unknown, unknown>).entries()];
     const sorted = entries
       .map(([k, val]) => {
-        if (typeof k !== 'string') throw new PlaitError(ErrorCodes.E_INTERNAL, `gojson: map key at ${path} is not a string`);
+        if (typeof k !== 'string') throw new PlaitError(ErrorCodes.E_INTERNAL, `gojson: map key at ${pathText(path)} is not a string`);
         return [k, val] as const;
       })
       .sort((a, b) => compareUtf8(a[0], b[0]));
-    return `{${sorted.map(([k, val]) => `${goQuote(k, opts)}:${val === undefined ? 'null' : encode(val, opts, `${path}[${JSON.stringify(k)}]`)}`).join(',')}}`;
+    return `{${sorted.map(([k, val]) => `${goQuote(k, opts)}:${val === undefined ? 'null' : encode(val, opts, { up: path, key: k, map: true })}`).join(',')}}`;
   }
   const fields = v instanceof GoStruct ? v.fields : Object.entries(v);
-  const parts: string[] = [];
+  let out = '{';
   for (const [k, val] of fields) {
     if (val === undefined) continue;
-    parts.push(`${goQuote(k, opts)}:${encode(val, opts, path ? `${path}.${k}` : k)}`);
+    out += (out.length === 1 ? '' : ',') + goQuote(k, opts) + ':' + encode(val, opts, { up: path, key: k });
   }
-  return `{${parts.join(',')}}`;
+  return out + '}';
 }
 
 /** The text json.Marshal would produce for `value` (compact, no trailing newline). */
 export function goMarshalString(value: unknown, opts: GoJSONOptions = {}): string {
   if (value === undefined) throw new PlaitError(ErrorCodes.E_INTERNAL, 'gojson: cannot encode undefined');
-  return encode(value, opts, '');
+  return encode(value, opts, undefined);
 }
 
 /** The bytes json.Marshal would produce for `value`. */

@@ -67,6 +67,11 @@ function describe(v: unknown): string {
   return typeof v;
 }
 
+// One decoder for every manifest: making a TextDecoder costs more than decoding a list, and a whole-input decode
+// keeps no state between calls.
+// ignoreBOM keeps a leading BOM in the text so that JSON.parse rejects it, as Go's decoder does.
+const UTF8 = new TextDecoder('utf-8', { ignoreBOM: true });
+
 function decode(bytes: Uint8Array | string): unknown {
   const size = typeof bytes === 'string' ? Buffer.byteLength(bytes, 'utf8') : bytes.byteLength;
   if (size > MAX_MANIFEST_BYTES) {
@@ -74,8 +79,7 @@ function decode(bytes: Uint8Array | string): unknown {
       details: { size },
     });
   }
-  // ignoreBOM keeps a leading BOM in the text so that JSON.parse rejects it, as Go's decoder does.
-  const text = typeof bytes === 'string' ? bytes : new TextDecoder('utf-8', { ignoreBOM: true }).decode(bytes);
+  const text = typeof bytes === 'string' ? bytes : UTF8.decode(bytes);
   try {
     return JSON.parse(text) as unknown;
   } catch (e) {

@@ -70,7 +70,8 @@ export class ManifestList {
       };
       return new ManifestList(docker, oci);
     }
-    const oci: ImageIndex = { ...index, mediaType: OCI_INDEX, manifests: index.manifests ? index.manifests.map((d) => structuredClone(d)) : null };
+    // parseManifestList built `index` for this call alone: nothing else holds its descriptors, so they are not copied.
+    const oci: ImageIndex = { ...index, mediaType: OCI_INDEX, manifests: index.manifests ?? null };
     const docker = oci.manifests && oci.manifests.map((d): Descriptor => ({
       mediaType: d.mediaType,
       size: d.size,

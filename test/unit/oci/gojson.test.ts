@@ -330,4 +330,20 @@ describe('agreement with a real Go encoder', () => {
       '{"\\u003ck\\u003e":"v","B":"3","a":"2","b":"1","é":"4","Ａ":"6","😀":"5"}',
     );
   });
+
+  it('names where an unencodable value sits: fields, slice indexes and map keys', () => {
+    const message = (v: unknown) => {
+      try {
+        goMarshalString(v);
+      } catch (e) {
+        return (e as Error).message;
+      }
+      return 'no error';
+    };
+    expect(message({ a: [1, undefined] })).toBe('gojson: undefined slice element at a[1]');
+    expect(message({ a: { b: [{ c: () => 1 }] } })).toBe('gojson: cannot encode function at a.b[0].c');
+    expect(message({ m: goMap({ 'x y': { z: Symbol('s') } }) })).toBe('gojson: cannot encode symbol at m["x y"].z');
+    expect(message([() => 0])).toBe('gojson: cannot encode function at [0]');
+    expect(message(() => 0)).toBe('gojson: cannot encode function at (root)');
+  });
 });
