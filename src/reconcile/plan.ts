@@ -158,8 +158,7 @@ export async function plan(spec: ReconcileSpec, store: Store, memo?: ResolveMemo
   let storedBytes: Buffer | undefined;
   let history: HistoryEntry[] = [];
   if (listId) {
-    ({ list } = await List.loadFromImage(store, listId));
-    storedBytes = await store.readItem(listId, 'manifest');
+    ({ list, bytes: storedBytes } = await List.loadFromImage(store, listId));
     history = await readHistory(store, listId);
   } else {
     list = List.create();

@@ -135,7 +135,7 @@ export class List {
   }
 
   /** LoadFromImage(): the record's exact bytes and its instances map; the "" key is set to the record's ID. */
-  static async loadFromImage(store: Store, nameOrId: string): Promise<{ id: string; list: List }> {
+  static async loadFromImage(store: Store, nameOrId: string): Promise<{ id: string; list: List; bytes: Buffer }> {
     const rec = await store.getRecord(nameOrId);
     const bytes = await store.readItem(rec.id, MANIFEST_ITEM);
     if (!bytes) throw new PlaitError(ErrorCodes.E_STORE, `list ${nameOrId}: the record has no manifest`);
@@ -156,7 +156,8 @@ export class List {
     }
     const instances = new Map(Object.entries(parsed));
     instances.set('', rec.id);
-    return { id: rec.id, list: new List(list, instances) };
+    // The stored bytes too: a caller comparing them with a rebuilt list need not read them again.
+    return { id: rec.id, list: new List(list, instances), bytes };
   }
 
   /** Number of instances in stored list bytes (for listings; no full load). */

@@ -180,8 +180,10 @@ async function effective(layout: Layout, meta: ListRecord): Promise<ListRecord> 
 }
 
 export async function getRecord(layout: Layout, nameOrId: string): Promise<ListRecord> {
-  const id = await resolve(layout, nameOrId);
-  const meta = id === undefined ? undefined : await readRecordMeta(layout, id);
+  // An exact id needs one read of its record.json, not one to resolve it and another for its metadata.
+  const byId = isId(nameOrId) ? await readRecordMeta(layout, nameOrId) : undefined;
+  const id = byId?.id ?? (await resolve(layout, nameOrId));
+  const meta = byId ?? (id === undefined ? undefined : await readRecordMeta(layout, id));
   if (meta === undefined) throw notFound(layout, nameOrId);
   return effective(layout, meta);
 }
