@@ -1,8 +1,12 @@
-import { parseArgs } from 'node:util';
 import { PlaitError, ErrorCodes } from '../errors.js';
 import type { TransportOptions } from '../transports/index.js';
 // Straight from hosts.ts: this module is loaded by `validate` too, which must not load the registry client.
 import type { RegistrySettings } from '../transports/registry/hosts.js';
+
+// Taken from process.getBuiltinModule, not imported: Node's ES module of node:util reads every export, and on Node 24
+// that materialises util's lazily made parts (colours, diffs, SIGINT tracing with worker_threads behind it), ~1.5 MiB
+// of resident memory for every command. The same goes for the other node:util users.
+const { parseArgs } = process.getBuiltinModule('node:util');
 
 // Flag parsing on node:util parseArgs, with the podman/skopeo conventions it lacks: boolean flags that also take
 // `=true|false` (`--tls-verify=false`), repeatable string flags, and one-line errors.

@@ -1,5 +1,4 @@
 import { appendFile as appendFileCb } from 'node:fs';
-import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import { formatPlatform } from '../oci/platform.js';
 import type { SpecOutcome, ReconcileEvent } from '../reconcile/run.js';
@@ -64,8 +63,9 @@ export function summaryLine(outcomes: SpecOutcome[]): string {
   return `${outcomes.length} spec${outcomes.length === 1 ? '' : 's'}: ${parts.join(', ') || 'nothing to do'}`;
 }
 
-// Not node:fs/promises, for the reason in reconcile/spec/load.ts: every command loads this module.
-const appendFile = promisify(appendFileCb);
+// Not node:fs/promises, for the reason in reconcile/spec/load.ts, and node:util as in cli/flags.ts: every command
+// loads this module.
+const appendFile = process.getBuiltinModule('node:util').promisify(appendFileCb);
 
 export async function appendStepSummary(outcomes: SpecOutcome[], title: string): Promise<void> {
   const file = process.env.GITHUB_STEP_SUMMARY;

@@ -1,5 +1,4 @@
 import { close, fstat, open as openFd, read as readFd, readdir as readdirCb, stat as statCb } from 'node:fs';
-import { promisify } from 'node:util';
 import { dirname, join, resolve } from 'node:path';
 import { LineCounter, isAlias, isMap, isPair, isScalar, isSeq, parseAllDocuments } from 'yaml';
 import type { Document, Node as YamlNode } from 'yaml';
@@ -86,7 +85,8 @@ export interface LoadOptions {
 
 // The callback API, not node:fs/promises (and the build takes node:fs as CommonJS, .ci/bundle.ts): loading
 // fs/promises costs ~1.3 MiB of resident memory on Node 24, a tenth of what `plait validate` adds to Node's own
-// start-up, and validate would load it for these calls alone.
+// start-up, and validate would load it for these calls alone. node:util comes from getBuiltinModule as in cli/flags.ts.
+const { promisify } = process.getBuiltinModule('node:util');
 const open = promisify(openFd);
 const fstatFd = promisify(fstat);
 const closeFd = promisify(close);
