@@ -81,12 +81,17 @@ export const controller: Command = {
       ...(process.env.PLAIT_CONTROLLER_BACKOFF_MS && { backoffInitialMs: Number(process.env.PLAIT_CONTROLLER_BACKOFF_MS) }),
       ...(process.env.PLAIT_CONTROLLER_WATCH_SECONDS && { watchSeconds: Number(process.env.PLAIT_CONTROLLER_WATCH_SECONDS) }),
     });
+    let signalled = false;
     const onSignal = (sig: NodeJS.Signals) => {
+      // A second signal ends the process at once (128 + the signal's number).
+      if (signalled) process.exit(sig === 'SIGINT' ? 130 : 143);
+      signalled = true;
       process.stderr.write(`plait controller: ${sig}: finishing running reconciles, then stopping\n`);
       void c.stop(0);
     };
-    process.once('SIGTERM', onSignal);
-    process.once('SIGINT', onSignal);
+    // `on`, not `once`, for the reason in commands/watch.ts (signal-exit re-raises a signal it finds itself alone with).
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
     await c.start();
     const code = await c.done;
     // A lost lease means another instance may be reconciling already: leave now, whatever is still running.

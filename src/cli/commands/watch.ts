@@ -143,14 +143,18 @@ export const watch: Command = {
     });
 
     await new Promise<void>((resolve) => {
-      const stop = (sig: string) => {
-        if (stopping) return;
+      const stop = (sig: 'SIGINT' | 'SIGTERM') => () => {
+        // A second signal ends the process at once, as shells expect (128 + the signal's number).
+        if (stopping) process.exit(sig === 'SIGINT' ? 130 : 143);
         stopping = true;
         say(`${sig}: stopping after the reconciles in progress`);
         resolve();
       };
-      process.once('SIGINT', () => stop('SIGINT'));
-      process.once('SIGTERM', () => stop('SIGTERM'));
+      // `on`, not `once`: a listener must still be there when the signal's other listeners run. proper-lockfile's
+      // signal-exit, loaded at the first lock, re-raises a signal it finds itself alone with, which killed the
+      // watcher instead of letting it stop.
+      process.on('SIGINT', stop('SIGINT'));
+      process.on('SIGTERM', stop('SIGTERM'));
     });
     clearTimeout(debounce);
     for (const t of timers.values()) clearInterval(t);
