@@ -3,6 +3,7 @@ import { resolveStoreRoot } from '../../core/store/index.js';
 import { parseDuration } from '../../reconcile/spec/index.js';
 import { parseFlags, str } from '../flags.js';
 import type { FlagSpec } from '../flags.js';
+import { onStopSignals } from '../interrupts.js';
 import type { Command } from '../run.js';
 
 // plait controller: the Kubernetes controller for ManifestList custom resources. All of its work is done by
@@ -81,17 +82,10 @@ export const controller: Command = {
       ...(process.env.PLAIT_CONTROLLER_BACKOFF_MS && { backoffInitialMs: Number(process.env.PLAIT_CONTROLLER_BACKOFF_MS) }),
       ...(process.env.PLAIT_CONTROLLER_WATCH_SECONDS && { watchSeconds: Number(process.env.PLAIT_CONTROLLER_WATCH_SECONDS) }),
     });
-    let signalled = false;
-    const onSignal = (sig: NodeJS.Signals) => {
-      // A second signal ends the process at once (128 + the signal's number).
-      if (signalled) process.exit(sig === 'SIGINT' ? 130 : 143);
-      signalled = true;
+    onStopSignals((sig) => {
       process.stderr.write(`plait controller: ${sig}: finishing running reconciles, then stopping\n`);
       void c.stop(0);
-    };
-    // `on`, not `once`, for the reason in commands/watch.ts (signal-exit re-raises a signal it finds itself alone with).
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
+    });
     await c.start();
     const code = await c.done;
     // A lost lease means another instance may be reconciling already: leave now, whatever is still running.

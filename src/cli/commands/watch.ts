@@ -10,6 +10,7 @@ import { toReconcileSpec } from '../../reconcile/from-spec.js';
 import { reconcileAll } from '../../reconcile/run.js';
 import { parseFlags, REGISTRY_FLAGS, SIDE_REGISTRY_FLAGS, transportOptions, str } from '../flags.js';
 import { progressReporter } from '../output.js';
+import { onStopSignals } from '../interrupts.js';
 import type { Command } from '../run.js';
 
 // plait watch: reconcile the specs under PATH… now, again whenever their files change (debounced), and every spec on
@@ -143,18 +144,11 @@ export const watch: Command = {
     });
 
     await new Promise<void>((resolve) => {
-      const stop = (sig: 'SIGINT' | 'SIGTERM') => () => {
-        // A second signal ends the process at once, as shells expect (128 + the signal's number).
-        if (stopping) process.exit(sig === 'SIGINT' ? 130 : 143);
+      onStopSignals((sig) => {
         stopping = true;
         say(`${sig}: stopping after the reconciles in progress`);
         resolve();
-      };
-      // `on`, not `once`: a listener must still be there when the signal's other listeners run. proper-lockfile's
-      // signal-exit, loaded at the first lock, re-raises a signal it finds itself alone with, which killed the
-      // watcher instead of letting it stop.
-      process.on('SIGINT', stop('SIGINT'));
-      process.on('SIGTERM', stop('SIGTERM'));
+      });
     });
     clearTimeout(debounce);
     for (const t of timers.values()) clearInterval(t);
