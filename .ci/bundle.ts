@@ -1,12 +1,19 @@
-// `npm run build`: plait's CLI as one ESM bundle per entry point, so that a run loads a handful of files instead of
+// `npm run build`: plait's CLI as one bundle per entry point, so that a run loads a handful of files instead of
 // resolving ~150 modules. Commands stay lazy (each dynamic import becomes its own chunk), dependencies stay in
 // node_modules (external), and the ManifestList schema's validator is compiled here, once, with ajv's standalone
 // code generator instead of at every start. Source maps are kept. Usage: tsx .ci/bundle.ts [--outdir DIR] [--metafile]
-import { build } from 'esbuild';
+//
+// The chunks are CommonJS. esbuild splits only ES modules, so it bundles and splits as ESM in memory, then turns each
+// chunk into CommonJS (its source map carried through) and dist/package.json says "commonjs". Node loads CommonJS
+// without its ES module loader, which otherwise costs every start ~15 ms on Node 20 (the loader's own modules,
+// fs/promises and readline behind them, and an asynchronous read, link and evaluation per chunk); loading a chunk is
+// then one synchronous read and compile. Packages that are ES modules only (openpgp, client-node) are loaded by
+// import() where they are used: Node before 20.19 cannot require() them, and the build fails on a static import of one.
+import { build, transform } from 'esbuild';
 import type { Plugin } from 'esbuild';
-import { chmod, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import standalone from 'ajv/dist/standalone/index.js';
 import { createAjv } from '../src/reconcile/spec/validate.js';
@@ -36,14 +43,37 @@ const precompiled: Plugin = {
     // yaml is read by nearly every command and is ~70 small files: inside the bundle it costs one parse, not 70
     // module resolutions.
     b.onResolve({ filter: /^yaml$/ }, () => ({ path: require.resolve('yaml') }));
-    // node:fs is taken as CommonJS, not as Node's ES module of it: building that module reads every export, and
-    // `fs.promises` is a getter that loads fs/promises (with readline and file watchers behind it), ~1.3 MiB of
-    // resident memory on Node 24 for a command that never uses it, such as validate (reconcile/spec/load.ts and
-    // cli/output.ts avoid importing node:fs/promises for the same reason).
-    b.onResolve({ filter: /^node:fs$/ }, () => ({ path: 'node:fs', namespace: 'builtin-cjs' }));
-    b.onLoad({ filter: /^node:fs$/, namespace: 'builtin-cjs' }, () => ({ contents: "module.exports = process.getBuiltinModule('node:fs');", loader: 'js' }));
+    // smol-toml (registries.conf) is an ES module only, so it cannot stay external to a CommonJS chunk that imports
+    // it statically; it is small, and bundled it costs no resolution either.
+    b.onResolve({ filter: /^smol-toml$/ }, () => ({ path: require.resolve('smol-toml') }));
   },
 };
+
+/** ESM chunk → CommonJS chunk. Dynamic imports of plait's own chunks become require() in a promise; those of
+ * packages stay import() (one of them may be an ES module); import.meta.url is the chunk's own file URL. */
+async function toCommonJS(file: string, esm: string): Promise<{ code: string; map: string }> {
+  const hashbang = esm.startsWith('#!') ? esm.slice(0, esm.indexOf('\n') + 1) : '';
+  const body = esm.slice(hashbang.length).replace(/\bimport\((["'])([^."'][^"']*)\1\)/g, '__plaitImport($1$2$1)');
+  const uses = (what: string) => body.includes(what);
+  const banner = [
+    "'use strict';",
+    uses('__plaitImport(') ? 'const __plaitImport = (specifier) => import(specifier);' : '',
+    uses('import.meta') ? "const __plaitUrl = require('node:url').pathToFileURL(__filename).href;" : '',
+  ].filter(Boolean).join(' ');
+  const out = await transform(body, {
+    format: 'cjs', platform: 'node', target: 'node20.18', sourcefile: basename(file), sourcemap: 'external',
+    supported: { 'dynamic-import': false }, define: { 'import.meta.url': '__plaitUrl' }, banner, logLevel: 'warning',
+  });
+  if (out.code.includes('import.meta')) throw new Error(`bundle: ${basename(file)} still uses import.meta`);
+  return { code: `${hashbang}${out.code}//# sourceMappingURL=${basename(file)}.map\n`, map: out.map };
+}
+
+/** A static import of a package that is an ES module only would be a require() Node < 20.19 cannot do. */
+function esmOnly(pkg: string): boolean {
+  const name = pkg.startsWith('@') ? pkg.split('/').slice(0, 2).join('/') : pkg.split('/')[0]!;
+  if (name.startsWith('node:')) return false;
+  return (require(join(root, 'node_modules', name, 'package.json')) as { type?: string }).type === 'module';
+}
 
 await rm(dist, { recursive: true, force: true });
 const result = await build({
@@ -56,15 +86,28 @@ const result = await build({
   platform: 'node',
   target: 'node20.18',
   packages: 'external',
-  sourcemap: true,
+  sourcemap: 'inline',
   legalComments: 'none',
   // `plait --version` prints this without loading package.json or any chunk (src/build-version.d.ts).
   define: { PLAIT_BUILD_VERSION: JSON.stringify((require('../package.json') as { version: string }).version) },
-  // CommonJS code inside the bundle (yaml, ajv's run-time helpers) may require Node's built-ins.
-  banner: { js: "import { createRequire as __plaitRequire } from 'node:module'; const require = __plaitRequire(import.meta.url);" },
-  metafile: values.metafile === true,
+  metafile: true,
+  write: false,
   logLevel: 'warning',
   plugins: [precompiled],
 });
+for (const [out, meta] of Object.entries(result.metafile.outputs)) {
+  for (const imp of meta.imports) {
+    if (imp.external && imp.kind === 'import-statement' && esmOnly(imp.path)) {
+      throw new Error(`bundle: ${out} imports ${imp.path} statically, but it is an ES module only: load it with import() where it is used`);
+    }
+  }
+}
+for (const file of result.outputFiles) {
+  const { code, map } = await toCommonJS(file.path, file.text);
+  await mkdir(dirname(file.path), { recursive: true });
+  await writeFile(file.path, code);
+  await writeFile(`${file.path}.map`, map);
+}
+await writeFile(join(dist, 'package.json'), `${JSON.stringify({ type: 'commonjs' })}\n`);
 await chmod(join(dist, 'cli', 'main.js'), 0o755);
-if (result.metafile) await writeFile(join(dist, 'meta.json'), JSON.stringify(result.metafile));
+if (values.metafile === true) await writeFile(join(dist, 'meta.json'), JSON.stringify(result.metafile));

@@ -9,8 +9,11 @@ if (typeof PLAIT_BUILD_VERSION === 'string' && (argv[0] === '--version' || argv[
 } else {
   // Node ≥ 22.1 keeps compiled code of the modules it loads on disk between runs; Node 20 has no such cache.
   (module as { enableCompileCache?: () => unknown }).enableCompileCache?.();
-  // Loaded only now, so that the compile cache applies to all of plait's own code.
-  const { run } = await import('./run.js');
-  await import('./commands/index.js');
-  process.exitCode = await run(argv);
+  // Loaded only now, so that the compile cache applies to all of plait's own code. No top-level await: the bundle is
+  // CommonJS (.ci/bundle.ts), which has none.
+  void (async () => {
+    const { run } = await import('./run.js');
+    await import('./commands/index.js');
+    process.exitCode = await run(argv);
+  })();
 }

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { PlaitError, ErrorCodes } from '../errors.js';
 import { Store } from '../core/store/index.js';
 import { closeAllClients, requestStats } from '../transports/index.js';
@@ -45,8 +45,11 @@ export interface ControllerOptions {
   watchSeconds?: number;
 }
 
-export function loadKubeConfig(file?: string, context?: string): KubeConfig {
-  const kc = new KubeConfig();
+// client-node is an ES module only, loaded by import(): a static import would become a require() in the CommonJS
+// bundle (.ci/bundle.ts), which Node before 20.19 cannot do for an ES module.
+export async function loadKubeConfig(file?: string, context?: string): Promise<KubeConfig> {
+  const { KubeConfig: Config } = await import('@kubernetes/client-node');
+  const kc = new Config();
   try {
     if (file) kc.loadFromFile(file);
     else kc.loadFromDefault();
@@ -97,9 +100,14 @@ export class Controller {
   readonly done: Promise<number>;
   private finish!: (code: number) => void;
 
-  constructor(private readonly opts: ControllerOptions) {
+  /** A controller for `opts`, with its kubeconfig read (a bad one is one E_INVALID line). */
+  static async create(opts: ControllerOptions): Promise<Controller> {
+    return new Controller(opts, await loadKubeConfig(opts.kubeconfig, opts.context));
+  }
+
+  private constructor(private readonly opts: ControllerOptions, kc: KubeConfig) {
     this.log = logger(opts.logFormat);
-    this.kc = loadKubeConfig(opts.kubeconfig, opts.context);
+    this.kc = kc;
     this.client = new KubeClient(this.kc);
     this.done = new Promise((r) => (this.finish = r));
   }

@@ -64,7 +64,7 @@ export const controller: Command = {
       throw new PlaitError(ErrorCodes.E_INVALID, 'controller: --lease-duration must be longer than --renew-deadline, and that longer than --retry-period');
     }
     const { Controller } = await import('../../controller/manager.js');
-    const c = new Controller({
+    const c = await Controller.create({
       ...(str(values.kubeconfig) && { kubeconfig: str(values.kubeconfig) }),
       ...(str(values.context) && { context: str(values.context) }),
       watchNamespaces: (str(values['watch-namespaces']) ?? '').split(',').map((s) => s.trim()).filter(Boolean),

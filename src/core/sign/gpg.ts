@@ -2,7 +2,7 @@ import { access, mkdir, readFile, stat, unlink } from 'node:fs/promises';
 import { constants as fsConstants } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import * as openpgp from 'openpgp';
+import type * as OpenPGP from 'openpgp';
 import type { PrivateKey, PublicKey } from 'openpgp';
 import { ErrorCodes, PlaitError } from '../../errors.js';
 import { writeFileAtomic } from '../../fsutil.js';
@@ -22,6 +22,12 @@ import type { SignOutcome } from './sigstore.js';
 
 /** containers/image stops reading a lookaside set after this many entries. */
 export const MAX_LOOKASIDE_SIGNATURES = 128;
+
+// openpgp is an ES module only: it is loaded by import() at its first use, which also keeps it out of every command
+// that signs nothing. A static import would become a require() in the CommonJS bundle (.ci/bundle.ts), and Node
+// before 20.19 cannot require an ES module.
+let openpgpModule: Promise<typeof OpenPGP> | undefined;
+const loadOpenpgp = (): Promise<typeof OpenPGP> => (openpgpModule ??= import('openpgp'));
 
 function signError(message: string, cause?: unknown): PlaitError {
   return new PlaitError(ErrorCodes.E_SIGN, message, { ...(cause !== undefined && { cause }) });
@@ -52,6 +58,7 @@ function checkKdfCost(key: PrivateKey, what: string): void {
  * `what` names the key in messages.
  */
 export async function readGpgPrivateKey(data: string | Uint8Array, passphrase: string, what = 'GPG key'): Promise<PrivateKey> {
+  const openpgp = await loadOpenpgp();
   let key: PrivateKey;
   const text = typeof data === 'string' ? data : Buffer.from(data).toString('latin1');
   try {
@@ -79,6 +86,7 @@ export async function readGpgPrivateKey(data: string | Uint8Array, passphrase: s
 
 /** Sign `payload` into a binary OpenPGP signed message (one-pass-signature, literal data, signature packets). */
 export async function gpgSignBlob(key: PrivateKey, payload: Uint8Array): Promise<Buffer> {
+  const openpgp = await loadOpenpgp();
   const message = await openpgp.createMessage({ binary: payload });
   // openpgp's return type is conditional on web-stream types this Node-only build does not load; for a Uint8Array
   // message it is a Uint8Array.
@@ -105,6 +113,7 @@ export function looksLikeGpgSignature(blob: Uint8Array): boolean {
  */
 export async function verifyGpgSignature(blob: Uint8Array, keys: PublicKey | PublicKey[]): Promise<Buffer | undefined> {
   if (!looksLikeGpgSignature(blob)) return undefined;
+  const openpgp = await loadOpenpgp();
   try {
     const message = await openpgp.readMessage({ binaryMessage: blob });
     const result = await openpgp.verify({ message, verificationKeys: keys, format: 'binary' });

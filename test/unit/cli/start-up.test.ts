@@ -72,6 +72,15 @@ describe('start-up of the bundled CLI', () => {
     expect(loaded.filter((m) => m === 'v8' || m === 'fs/promises' || m === 'worker_threads' || m === 'internal/util/colors')).toEqual([]);
   });
 
+  it('the bundle is CommonJS: its chunks load through require(), not Node\'s ES module loader', async () => {
+    const { files } = await modulesLoaded(['validate', 'examples/web.yaml']);
+    const own = files.filter((f) => f.startsWith(join(ROOT, 'dist', 'cli')));
+    // main.js, the run and commands chunks, validate's own and the chunks it shares (yaml, the validator): had they
+    // been ES modules, none would be in the require cache.
+    expect(own).toContain(PLAIT_BIN);
+    expect(own.filter((f) => f.includes('/chunks/')).length).toBeGreaterThan(3);
+  });
+
   it('a command that only reads the store does not load proper-lockfile; one that writes it does', async () => {
     const store = await mkdtemp(join(tmpdir(), 'plait-start-store-'));
     dirs.push(store);
