@@ -1,6 +1,6 @@
 import { close, fstat, open as openFd, read as readFd, readdir as readdirCb, stat as statCb } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { LineCounter, isAlias, isMap, isPair, isScalar, isSeq, parseAllDocuments } from 'yaml';
+import { Composer, LineCounter, Parser, isAlias, isMap, isPair, isScalar, isSeq } from 'yaml';
 import type { Document, Node as YamlNode } from 'yaml';
 import { ErrorCodes, PlaitError } from '../../errors.js';
 import { Problem, parsePath } from './problem.js';
@@ -115,7 +115,23 @@ interface Found {
   found: boolean;
 }
 
-function makePositions(doc: Document, lc: LineCounter, text: string): Positions {
+/**
+ * The documents of `text` one at a time, as parseAllDocuments reads them but without holding them all: a document
+ * (its syntax tree is ~50 times its text) can be dropped as soon as it is read, so a file of a thousand specs never
+ * has a thousand trees alive for the garbage collector to copy and promote.
+ */
+function yamlDocuments(text: string, lc?: LineCounter): Generator<Document.Parsed, void> {
+  const composer = new Composer({ prettyErrors: false, keepSourceTokens: false });
+  return composer.compose(new Parser(lc?.addNewLine).parse(text));
+}
+
+/**
+ * Where paths of document `index` of `text` are. Only a problem asks, so the syntax trees are not kept: the first
+ * question parses the file again (once, for all its documents), and `lc` already holds its line starts.
+ */
+function makePositions(trees: () => Document.Parsed[], index: number, lc: LineCounter, text: string): Positions {
+  let doc: Document | undefined;
+  const tree = (): Document => (doc ??= trees()[index]!);
   const pos = (offset: number): Position => {
     const { line, col } = lc.linePos(offset);
     return { line, col };
@@ -130,6 +146,7 @@ function makePositions(doc: Document, lc: LineCounter, text: string): Positions 
     return node.range[0] === node.range[1];
   };
   const walk = (path: JsonPath): Found => {
+    const doc = tree();
     let node: unknown = doc.contents;
     let keyNode: YamlNode | null = null;
     for (const seg of path) {
@@ -153,7 +170,7 @@ function makePositions(doc: Document, lc: LineCounter, text: string): Positions 
   const anchor = (f: Found): Position => {
     if (f.found && !isEmpty(f.node)) return pos(start(f.node));
     if (f.keyNode !== null) return pos(start(f.keyNode));
-    return pos(start(f.node ?? doc.contents));
+    return pos(start(f.node ?? tree().contents));
   };
   return {
     value: (path) => anchor(walk(toPath(path))),
@@ -195,12 +212,13 @@ export function parseDocuments(text: string, file: string, baseDir: string): Loa
   const lc = new LineCounter();
   const encoding = encodingProblem(text, file);
   if (encoding) return { files: [file], documents: [], skipped: [], problems: [encoding] };
-  const docs = parseAllDocuments(text, { lineCounter: lc, prettyErrors: false, keepSourceTokens: false });
+  let trees: Document.Parsed[] | undefined;
+  const reparse = (): Document.Parsed[] => (trees ??= Array.from(yamlDocuments(text)));
   const documents: LoadedSpec[] = [];
   const skipped: SkippedDocument[] = [];
   const problems: Problem[] = [];
   let index = 0;
-  for (const doc of docs) {
+  for (const doc of yamlDocuments(text, lc)) {
     const i = index++;
     const first = doc.errors[0];
     if (first !== undefined) {
@@ -228,7 +246,7 @@ export function parseDocuments(text: string, file: string, baseDir: string): Loa
       skipped.push({ file, index: i, line: lc.linePos(contents.range?.[0] ?? 0).line, ...foreign });
       continue;
     }
-    documents.push({ file, index: i, doc: plain, positions: makePositions(doc, lc, text), baseDir });
+    documents.push({ file, index: i, doc: plain, positions: makePositions(reparse, i, lc, text), baseDir });
   }
   return { files: [file], documents, skipped, problems };
 }

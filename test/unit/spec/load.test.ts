@@ -195,6 +195,18 @@ describe('loadSpecs', () => {
     expect(specs.map((s) => `${s.file}#${s.index}`)).toEqual(['a.yaml#1']);
   });
 
+  it('places problems of later documents right, after a broken and an empty document (positions parse the file again)', async () => {
+    const text = `${DOC('one')}---\nmetadata: {name: x\nspec: [\n---\n~\n---\n${DOC('three', '  suspend: 1\n')}---\n${DOC('four', '  prune: maybe\n')}`;
+    await write('mixed.yaml', text);
+    const { specs, problems } = await loadSpecs(['mixed.yaml'], { context: 'cli', cwd: dir });
+    expect(problems.map(String)).toEqual([
+      'mixed.yaml:13:1: YAML syntax error: Flow map in block collection must be sufficiently indented and end with a }',
+      'mixed.yaml:27:12: spec.suspend: must be true or false, not 1',
+      'mixed.yaml:39:10: spec.prune: must be true or false, not "maybe"',
+    ]);
+    expect(specs.map((s) => s.name)).toEqual(['one']);
+  });
+
   it('finds duplicate names across files, and by namespace/name in the controller context', async () => {
     await write('a.yaml', DOC('web'));
     await write('b.yaml', DOC('web').replace('  name: web', '  name: web\n  namespace: other'));
