@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { ErrorCodes, isPlaitError } from '../errors.js';
 import { MAX_KEY_FILE_BYTES, readSecretFile } from '../core/sign/key-file.js';
 import type { Digest } from '../oci/digest.js';
 import { digestOf } from '../oci/digest.js';
@@ -153,13 +154,18 @@ function diffActions(stored: Buffer | undefined, next: Buffer): Action[] {
 
 export async function plan(spec: ReconcileSpec, store: Store, memo?: ResolveMemo): Promise<Plan> {
   const desired = await computeDesired(spec, store, memo);
-  const listId = await store.resolve(spec.name);
+  // Loaded by the spec's name, not resolved to an id first: the name file and record.json are then read once each.
+  const stored = await List.loadFromImage(store, spec.name).catch((e: unknown) => {
+    if (isPlaitError(e, ErrorCodes.E_NOT_FOUND)) return undefined;
+    throw e;
+  });
+  const listId = stored?.id;
   let list: List;
   let storedBytes: Buffer | undefined;
   let history: HistoryEntry[] = [];
-  if (listId) {
-    ({ list, bytes: storedBytes } = await List.loadFromImage(store, listId));
-    history = await readHistory(store, listId);
+  if (stored) {
+    ({ list, bytes: storedBytes } = stored);
+    history = await readHistory(store, stored.id);
   } else {
     list = List.create();
   }

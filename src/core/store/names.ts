@@ -5,6 +5,7 @@ import { fsyncDir } from '../../fsutil.js';
 import { errnoCode, isId, storeError } from './layout.js';
 import type { Layout } from './layout.js';
 import { readRecordMeta } from './recordfile.js';
+import type { ListRecord } from './recordfile.js';
 import { readStoreFile } from './read.js';
 
 // The names index: `names/<encoded name>` holds the id of the list that owns the name. A claim counts only while the
@@ -29,12 +30,17 @@ function readNameFileNow(layout: Layout, name: string): string | undefined {
   }
 }
 
-/** The id of the list that owns `name`, or undefined. */
-export async function nameOwner(layout: Layout, name: string): Promise<string | undefined> {
+/** The record of the list that owns `name` (its record.json, read to check the claim), or undefined. */
+export async function nameOwnerRecord(layout: Layout, name: string): Promise<ListRecord | undefined> {
   const id = await readNameFile(layout, name);
   if (id === undefined) return undefined;
   const meta = await readRecordMeta(layout, id);
-  return meta?.names.includes(name) === true ? id : undefined;
+  return meta?.names.includes(name) === true ? meta : undefined;
+}
+
+/** The id of the list that owns `name`, or undefined. */
+export async function nameOwner(layout: Layout, name: string): Promise<string | undefined> {
+  return (await nameOwnerRecord(layout, name))?.id;
 }
 
 /** Whether the names index points `name` at `id` (record.json is assumed to list it already). */

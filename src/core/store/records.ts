@@ -6,7 +6,7 @@ import { fsyncDir, writeFileAtomic } from '../../fsutil.js';
 import { checkId, checkItemName, checkName, errnoCode, isId, isIdPrefix, RECORD_FILE, storeError } from './layout.js';
 import type { Layout } from './layout.js';
 import { withFileLock } from './lock.js';
-import { claimName, isClaimedBy, nameConflict, nameOwner, releaseName } from './names.js';
+import { claimName, isClaimedBy, nameConflict, nameOwner, nameOwnerRecord, releaseName } from './names.js';
 import { readRecordMeta, writeRecordMeta } from './recordfile.js';
 import { readStoreFile } from './read.js';
 import type { ListRecord } from './recordfile.js';
@@ -149,7 +149,11 @@ export async function readItem(layout: Layout, id: string, item: string): Promis
 export async function resolve(layout: Layout, nameOrId: string): Promise<string | undefined> {
   if (isId(nameOrId) && (await readRecordMeta(layout, nameOrId)) !== undefined) return nameOrId;
   const owner = await nameOwner(layout, checkName(nameOrId));
-  if (owner !== undefined) return owner;
+  return owner ?? resolvePrefix(layout, nameOrId);
+}
+
+/** The one list whose id starts with `prefix` (at least 12 hex characters), or undefined. */
+async function resolvePrefix(layout: Layout, nameOrId: string): Promise<string | undefined> {
   if (!isIdPrefix(nameOrId)) return undefined;
   const matches: string[] = [];
   for (const id of await listIds(layout)) {
@@ -172,18 +176,26 @@ async function listIds(layout: Layout): Promise<string[]> {
   }
 }
 
-/** The metadata with only the names the index really gives this record (see names.ts for why they can differ). */
-async function effective(layout: Layout, meta: ListRecord): Promise<ListRecord> {
+/**
+ * The metadata with only the names the index really gives this record (see names.ts for why they can differ).
+ * `claimed` is a name just found pointing at this record, whose file need not be read again.
+ */
+async function effective(layout: Layout, meta: ListRecord, claimed?: string): Promise<ListRecord> {
   const names: string[] = [];
-  for (const name of meta.names) if (await isClaimedBy(layout, name, meta.id)) names.push(name);
+  for (const name of meta.names) if (name === claimed || (await isClaimedBy(layout, name, meta.id))) names.push(name);
   return { id: meta.id, names, created: meta.created };
 }
 
 export async function getRecord(layout: Layout, nameOrId: string): Promise<ListRecord> {
-  // An exact id needs one read of its record.json, not one to resolve it and another for its metadata.
+  // The same order as resolve(), but each record.json and name file is read once: an exact id's record.json is its
+  // metadata, and a name's owner comes with the record.json read to check the claim (a no-op of a thousand specs
+  // looks up a thousand names).
   const byId = isId(nameOrId) ? await readRecordMeta(layout, nameOrId) : undefined;
-  const id = byId?.id ?? (await resolve(layout, nameOrId));
-  const meta = byId ?? (id === undefined ? undefined : await readRecordMeta(layout, id));
+  if (byId !== undefined) return effective(layout, byId);
+  const owner = await nameOwnerRecord(layout, checkName(nameOrId));
+  if (owner !== undefined) return effective(layout, owner, nameOrId);
+  const id = await resolvePrefix(layout, nameOrId);
+  const meta = id === undefined ? undefined : await readRecordMeta(layout, id);
   if (meta === undefined) throw notFound(layout, nameOrId);
   return effective(layout, meta);
 }
