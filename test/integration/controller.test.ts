@@ -348,6 +348,8 @@ describe('plait controller', () => {
     await kubectlOk(cp, ['apply', '-f', '-'], ml({ name: 'shard-b', labels: { shard: 'b' } }));
     await waitReady('shard-a', 1);
     await waitReady('shard-b', 1);
+    // A reconcile logs its outcome after the status patch and the event, so Ready can be seen before the line is.
+    await waitUntil(() => Promise.resolve(a.logs().includes(`${NS}/shard-a:`) && b.logs().includes(`${NS}/shard-b:`)), 10_000, () => 'no outcome line');
     expect(a.logs()).toContain(`${NS}/shard-a`);
     expect(a.logs()).not.toContain(`${NS}/shard-b`);
     expect(b.logs()).toContain(`${NS}/shard-b`);
