@@ -130,8 +130,7 @@ function yamlDocuments(text: string, lc?: LineCounter): Generator<Document.Parse
  * question parses the file again (once, for all its documents), and `lc` already holds its line starts.
  */
 function makePositions(trees: () => Document.Parsed[], index: number, lc: LineCounter, text: string): Positions {
-  let doc: Document | undefined;
-  const tree = (): Document => (doc ??= trees()[index]!);
+  const tree = (): Document => trees()[index]!;
   const pos = (offset: number): Position => {
     const { line, col } = lc.linePos(offset);
     return { line, col };
