@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { ErrorCodes, isPlaitError } from '../errors.js';
 import { MAX_KEY_FILE_BYTES, readSecretFile } from '../core/sign/key-file.js';
 import type { Digest } from '../oci/digest.js';
 import { digestOf } from '../oci/digest.js';
@@ -154,11 +153,9 @@ function diffActions(stored: Buffer | undefined, next: Buffer): Action[] {
 
 export async function plan(spec: ReconcileSpec, store: Store, memo?: ResolveMemo): Promise<Plan> {
   const desired = await computeDesired(spec, store, memo);
-  // Loaded by the spec's name, not resolved to an id first: the name file and record.json are then read once each.
-  const stored = await List.loadFromImage(store, spec.name).catch((e: unknown) => {
-    if (isPlaitError(e, ErrorCodes.E_NOT_FOUND)) return undefined;
-    throw e;
-  });
+  // Looked up by the spec's name, not resolved to an id first: the name file and record.json are read once each.
+  const rec = await store.findRecord(spec.name);
+  const stored = rec && (await List.loadRecord(store, rec));
   const listId = stored?.id;
   let list: List;
   let storedBytes: Buffer | undefined;

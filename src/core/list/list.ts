@@ -14,7 +14,7 @@ import { openImage } from '../../transports/index.js';
 import type { ImageSource, TransportOptions } from '../../transports/index.js';
 import { platformChoice } from '../../transports/host.js';
 import { parseServedManifest, readServedConfig } from '../../transports/documents.js';
-import type { Store } from '../store/index.js';
+import type { ListRecord, Store } from '../store/index.js';
 import { ManifestList } from './manifests.js';
 
 // containers/common libimage/manifests: a ManifestList plus the instances map (instance digest → the image name it
@@ -136,7 +136,11 @@ export class List {
 
   /** LoadFromImage(): the record's exact bytes and its instances map; the "" key is set to the record's ID. */
   static async loadFromImage(store: Store, nameOrId: string): Promise<{ id: string; list: List; bytes: Buffer }> {
-    const rec = await store.getRecord(nameOrId);
+    return List.loadRecord(store, await store.getRecord(nameOrId), nameOrId);
+  }
+
+  /** LoadFromImage() of a record already looked up; `nameOrId` names it in errors. */
+  static async loadRecord(store: Store, rec: ListRecord, nameOrId = rec.id): Promise<{ id: string; list: List; bytes: Buffer }> {
     const bytes = await store.readItem(rec.id, MANIFEST_ITEM);
     if (!bytes) throw new PlaitError(ErrorCodes.E_STORE, `list ${nameOrId}: the record has no manifest`);
     let list: ManifestList;

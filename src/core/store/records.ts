@@ -186,7 +186,8 @@ async function effective(layout: Layout, meta: ListRecord, claimed?: string): Pr
   return { id: meta.id, names, created: meta.created };
 }
 
-export async function getRecord(layout: Layout, nameOrId: string): Promise<ListRecord> {
+/** The record `nameOrId` resolves to, or undefined when there is none. */
+export async function findRecord(layout: Layout, nameOrId: string): Promise<ListRecord | undefined> {
   // The same order as resolve(), but each record.json and name file is read once: an exact id's record.json is its
   // metadata, and a name's owner comes with the record.json read to check the claim (a no-op of a thousand specs
   // looks up a thousand names).
@@ -196,8 +197,13 @@ export async function getRecord(layout: Layout, nameOrId: string): Promise<ListR
   if (owner !== undefined) return effective(layout, owner, nameOrId);
   const id = await resolvePrefix(layout, nameOrId);
   const meta = id === undefined ? undefined : await readRecordMeta(layout, id);
-  if (meta === undefined) throw notFound(layout, nameOrId);
-  return effective(layout, meta);
+  return meta === undefined ? undefined : effective(layout, meta);
+}
+
+export async function getRecord(layout: Layout, nameOrId: string): Promise<ListRecord> {
+  const record = await findRecord(layout, nameOrId);
+  if (record === undefined) throw notFound(layout, nameOrId);
+  return record;
 }
 
 export async function listRecords(layout: Layout): Promise<ListRecord[]> {

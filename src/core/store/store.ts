@@ -63,6 +63,13 @@ export class Store {
     return record;
   }
 
+  /** Like getRecord, but undefined when there is no such list. */
+  async findRecord(nameOrId: string): Promise<ListRecord | undefined> {
+    const record = await records.findRecord(this.layout, nameOrId);
+    if (record !== undefined) await this.openRecordDir(record.id);
+    return record;
+  }
+
   async listRecords(): Promise<ListRecord[]> {
     await this.sweepLists();
     return records.listRecords(this.layout);

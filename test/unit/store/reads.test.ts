@@ -42,6 +42,15 @@ describe('store lookups', () => {
     expect(reads()).toEqual({ 'names/web': 1, 'names/web-2': 1, 'lists/ID/record.json': 1 });
   });
 
+  it('findRecord of a name no list has is undefined, after reading only where its name file would be', async () => {
+    const store = await Store.open(storeRoot);
+    await store.createRecord({ names: ['web'], items: { manifest: Buffer.from('{}') } });
+    vi.mocked(readStoreFile).mockClear();
+    expect(await store.findRecord('api')).toBeUndefined();
+    expect(reads()).toEqual({ 'names/api': 1 });
+    await expect(store.getRecord('api')).rejects.toMatchObject({ code: 'E_NOT_FOUND' });
+  });
+
   it('getRecord by id reads record.json once and each name file once', async () => {
     const store = await Store.open(storeRoot);
     const id = await store.createRecord({ names: ['web'], items: { manifest: Buffer.from('{}') } });
