@@ -13,7 +13,7 @@ import { build, transform } from 'esbuild';
 import type { Plugin } from 'esbuild';
 import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import standalone from 'ajv/dist/standalone/index.js';
 import { createAjv } from '../src/reconcile/spec/validate.js';
@@ -50,7 +50,7 @@ const precompiled: Plugin = {
 };
 
 /** ESM chunk → CommonJS chunk. Dynamic imports of plait's own chunks become require() in a promise; those of
- * packages stay import() (one of them may be an ES module); import.meta.url is the chunk's own file URL. Whitespace
+ * packages stay import() (one of them may be an ES module), made by the import module below; import.meta.url is the chunk's own file URL. Whitespace
  * and syntax are minified, names are kept (stack traces still name plait's functions, the source maps the lines):
  * Node 20 compiles every chunk at every start, and a tenth less text to scan was ~8 ms of validate's 130. */
 async function toCommonJS(file: string, esm: string): Promise<{ code: string; map: string }> {
@@ -59,7 +59,7 @@ async function toCommonJS(file: string, esm: string): Promise<{ code: string; ma
   const uses = (what: string) => body.includes(what);
   const banner = [
     "'use strict';",
-    uses('__plaitImport(') ? 'const __plaitImport = (specifier) => import(specifier);' : '',
+    uses('__plaitImport(') ? `const __plaitImport = require(${JSON.stringify(importModuleFrom(file))});` : '',
     uses('import.meta') ? "const __plaitUrl = require('node:url').pathToFileURL(__filename).href;" : '',
   ].filter(Boolean).join(' ');
   const out = await transform(body, {
@@ -68,6 +68,14 @@ async function toCommonJS(file: string, esm: string): Promise<{ code: string; ma
   });
   if (out.code.includes('import.meta')) throw new Error(`bundle: ${basename(file)} still uses import.meta`);
   return { code: `${hashbang}${out.code}//# sourceMappingURL=${basename(file)}.map\n`, map: out.map };
+}
+
+// The bundle's one import(), in a module of its own: Node 20's code cache (src/cli/code-cache.ts) compiles the modules
+// it caches as vm scripts, which cannot import(), and leaves a module that does to Node's own loader.
+const importModule = join(dist, 'cli', 'chunks', 'import.js');
+function importModuleFrom(file: string): string {
+  const path = relative(dirname(file), importModule);
+  return path.startsWith('.') ? path : `./${path}`;
 }
 
 /** A static import of a package that is an ES module only would be a require() Node < 20.19 cannot do. */
@@ -110,6 +118,7 @@ for (const file of result.outputFiles) {
   await writeFile(file.path, code);
   await writeFile(`${file.path}.map`, map);
 }
+await writeFile(importModule, "'use strict';\nmodule.exports = (specifier) => import(specifier);\n");
 await writeFile(join(dist, 'package.json'), `${JSON.stringify({ type: 'commonjs' })}\n`);
 await chmod(join(dist, 'cli', 'main.js'), 0o755);
 if (values.metafile === true) await writeFile(join(dist, 'meta.json'), JSON.stringify(result.metafile));

@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import type { Agent as UndiciAgent, Dispatcher } from 'undici';
+import { setV8Flags } from '../v8-flags.js';
 
 // The two parts of undici plait uses: its connection-pooling Agent and the request API. undici's index module loads
 // all of undici (fetch, WebSocket, EventSource, caches, mocks: some 60 modules); importing it cost 0.2–0.4 s of every
@@ -13,7 +14,7 @@ const load = createRequire(import.meta.url);
 // tier compile it costs ~35 MiB of resident memory for no measurable gain on a registry's short responses, so the
 // baseline compiler does it alone. Set here, where undici is loaded, so that a command that never talks HTTP
 // (validate, a run on OCI layouts only) does not load node:v8 (and the stream modules it pulls in) for it.
-process.getBuiltinModule('node:v8').setFlagsFromString('--liftoff-only');
+setV8Flags('--liftoff-only');
 
 export const Agent = load('undici/lib/dispatcher/agent.js') as typeof UndiciAgent;
 export type Agent = UndiciAgent;

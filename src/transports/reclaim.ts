@@ -1,5 +1,5 @@
-import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { setV8Flags } from '../v8-flags.js';
 
 // Why a blob copy's peak RSS grew with the blob's size although every byte streams: each socket or file read is a
 // fresh ArrayBuffer (64 KiB), and a dead one is freed only by a GC. A copy allocates little else on the JS heap, so
@@ -24,7 +24,7 @@ let pending = 0;
 function collector(): Collect | undefined {
   if (collect === undefined) {
     try {
-      setFlagsFromString('--expose-gc');
+      setV8Flags('--expose-gc');
       const gc: unknown = runInNewContext('typeof gc === "function" ? gc : undefined');
       collect = typeof gc === 'function' ? (gc as Collect) : null;
     } catch {

@@ -11,9 +11,10 @@ export interface PlaitRun {
   stderr: string;
 }
 
-export function runPlait(args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string; cwd?: string } = {}): Promise<PlaitRun> {
+/** Run the CLI (`opts.bin`: another copy of main.js) with `args`. */
+export function runPlait(args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string; cwd?: string; bin?: string } = {}): Promise<PlaitRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [PLAIT_BIN, ...args], {
+    const child = spawn(process.execPath, [opts.bin ?? PLAIT_BIN, ...args], {
       env: { ...process.env, ...opts.env },
       cwd: opts.cwd,
       stdio: ['pipe', 'pipe', 'pipe'],

@@ -1,0 +1,140 @@
+import module from 'node:module';
+import { dirname, join } from 'node:path';
+import type * as FS from 'node:fs';
+import type { Script } from 'node:vm';
+import { beforeV8FlagChange, v8FlagsSet } from '../v8-flags.js';
+
+// Node 20's stand-in for module.enableCompileCache() (Node ≥ 22.1): V8's compiled code of each CommonJS module,
+// kept on disk between runs. Without it Node 20 parses and compiles plait's chunks and undici's files at every start
+// (~25 ms of a no-op reconcile's CPU profile, in wrapSafe). Each module is compiled as a vm.Script with the cache
+// of its last run, and a module that had none (or whose cache V8 refused) has its cache written when the run ends:
+// written then, it holds the functions the run compiled lazily too, not only the top level that a cache made right
+// after compiling holds (measured: that one did not speed validate up at all).
+//
+// What keeps a cache honest: V8 itself refuses one made by another V8, with other flags (see src/v8-flags.ts for
+// the flags plait changes while running: an entry is kept per set of flags, and a run writes what it compiled before
+// each change first) or for a source of another length. V8 does not hash the source, so each
+// entry begins with the CRC-32 and the length of the source it was made from; an entry for other text is a miss.
+// Entries are written to a temporary file and renamed, so a reader never sees half of one. They live where Node's
+// own cache would (NODE_COMPILE_CACHE, else the temporary directory: plait-code-cache-<uid>, mode 0700), one
+// directory per Node version and architecture, one file per module path and flags; NODE_DISABLE_COMPILE_CACHE turns
+// this one off as it does Node's. A cache that cannot be read or written is no cache: the module is compiled as Node
+// would, and the run goes on.
+
+/** What Node's CommonJS loader calls to compile and run a module's text (Module.prototype._compile). */
+interface LoadingModule {
+  exports: unknown;
+  _compile: (this: LoadingModule, content: string, filename: string, format?: string) => unknown;
+}
+
+interface Unwritten {
+  file: string;
+  script: Script;
+  header: Buffer;
+}
+
+const MAGIC = 0x706c6363; // "plcc"
+const HEADER = 12; // magic, CRC-32 of the source, its length (UTF-16 units, as V8 counts)
+const DYNAMIC_IMPORT = /\bimport\s*\(/;
+
+/** Where this runtime's entries go (undefined: the cache is switched off), and whether its parent must be checked. */
+export function codeCacheDir(env: NodeJS.ProcessEnv = process.env): { dir: string; base: string; chosen: boolean } | undefined {
+  if (env.NODE_DISABLE_COMPILE_CACHE) return undefined;
+  const chosen = Boolean(env.NODE_COMPILE_CACHE);
+  const base = env.NODE_COMPILE_CACHE || join(process.getBuiltinModule('node:os').tmpdir(), `plait-code-cache-${process.getuid?.() ?? 'user'}`);
+  return { dir: join(base, `${process.version}-${process.arch}`), base, chosen };
+}
+
+/** A directory only this user can write (lstat: a symlink in its place is not one). */
+function ownDirectory(fs: typeof FS, path: string): boolean {
+  try {
+    const st = fs.lstatSync(path);
+    return st.isDirectory() && (process.getuid === undefined || st.uid === process.getuid()) && (st.mode & 0o022) === 0;
+  } catch {
+    return false;
+  }
+}
+
+/** Keep compiled code of the CommonJS modules loaded from now on. Node ≥ 22.1 has its own: it is used there. */
+export function installCodeCache(): void {
+  const builtin = (module as { enableCompileCache?: () => unknown }).enableCompileCache;
+  if (builtin) {
+    builtin();
+    return;
+  }
+  const where = codeCacheDir();
+  if (where === undefined) return;
+  const { dir, base, chosen } = where;
+  const fs = process.getBuiltinModule('node:fs');
+  // Code from the cache runs as plait: it is read only from a directory nobody else can write, and in the shared
+  // temporary directory its parent must be one too. Until there is one, every module is a miss.
+  const trusted = (): boolean => ownDirectory(fs, dir) && (chosen || ownDirectory(fs, base));
+  let readable = trusted();
+  const vm = process.getBuiltinModule('node:vm');
+  const { crc32 } = process.getBuiltinModule('node:zlib');
+  const proto = (module as unknown as { prototype: LoadingModule }).prototype;
+  const compile = proto._compile;
+  const unwritten: Unwritten[] = [];
+  let writable = true;
+
+  proto._compile = function (this: LoadingModule, content: string, filename: string, format?: string): unknown {
+    // A vm script can import() only with a loader callback that Node 20 calls experimental, and one that came from a
+    // code cache loses it: a module that may import() is compiled by Node (plait's own import() is one small module).
+    if (typeof content !== 'string' || (format !== undefined && format !== 'commonjs') || DYNAMIC_IMPORT.test(content)) {
+      return compile.call(this, content, filename, format);
+    }
+    // One entry per module and set of flags: a module that one command compiles before a flag is set and another
+    // after it has two caches, each of which V8 accepts, rather than one that each command refuses in turn.
+    const file = join(dir, `${crc32(`${filename}\0${v8FlagsSet()}`).toString(16).padStart(8, '0')}.cache`);
+    const header = Buffer.alloc(HEADER);
+    header.writeUInt32LE(MAGIC, 0);
+    header.writeUInt32LE(crc32(content), 4);
+    header.writeUInt32LE(content.length, 8);
+    let cachedData: Buffer | undefined;
+    if (readable) {
+      try {
+        const entry = fs.readFileSync(file);
+        if (entry.length > HEADER && entry.subarray(0, HEADER).equals(header)) cachedData = entry.subarray(HEADER);
+      } catch {
+        // no entry yet
+      }
+    }
+    // The function wrapper Node's loader puts around a module, on a line of its own so that lines and columns in
+    // stack traces (and the source maps they are looked up in) stay the file's. A hashbang is valid only as a
+    // script's first characters: it becomes a comment of the same width.
+    const body = content.startsWith('#!') ? `//${content.slice(2)}` : content;
+    const script = new vm.Script(`(function (exports, require, module, __filename, __dirname) {\n${body}\n})`, {
+      filename,
+      lineOffset: -1,
+      cachedData,
+    });
+    if (cachedData === undefined || script.cachedDataRejected === true) unwritten.push({ file, script, header });
+    const wrapper = script.runInThisContext({ displayErrors: true }) as (...args: unknown[]) => unknown;
+    return wrapper.call(this.exports, this.exports, module.createRequire(filename), this, filename, dirname(filename));
+  };
+
+  const write = (): void => {
+    for (const { file, script, header } of unwritten.splice(0)) {
+      if (!writable) return;
+      const temp = `${file}.${process.pid}.tmp`;
+      try {
+        if (!readable) {
+          fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+          readable = trusted();
+          if (!readable) throw new Error(`${dir} is not a directory of this user's alone`);
+        }
+        fs.writeFileSync(temp, Buffer.concat([header, script.createCachedData()]), { mode: 0o600 });
+        fs.renameSync(temp, file);
+      } catch {
+        writable = false;
+        try {
+          fs.rmSync(temp, { force: true });
+        } catch {
+          // nothing more to do
+        }
+      }
+    }
+  };
+  beforeV8FlagChange(write);
+  process.on('exit', write);
+}

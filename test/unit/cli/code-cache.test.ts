@@ -1,0 +1,166 @@
+import { chmod, cp, mkdir, mkdtemp, readFile, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import module from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRegistry, type RunningRegistry } from '../../lab/registry.js';
+import { PLAIT_BIN, runPlait } from '../../helpers/cli.js';
+
+// The bundled CLI's code cache between runs (src/cli/code-cache.ts on Node 20; Node's own on Node ≥ 22.1). These
+// check what is on disk and what a run then does, not how fast it is.
+
+const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
+const NODE_HAS_ITS_OWN = typeof (module as { enableCompileCache?: unknown }).enableCompileCache === 'function';
+const dirs: string[] = [];
+let registry: RunningRegistry;
+
+beforeAll(async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'plait-cc-reg-'));
+  dirs.push(dir);
+  registry = await startRegistry({ name: 'code-cache', dir, auth: { kind: 'none' } });
+}, 60_000);
+afterAll(async () => {
+  await registry?.stop();
+  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+});
+
+async function cacheHome(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'plait-cc-'));
+  dirs.push(dir);
+  return dir;
+}
+
+const BASE = `plait-code-cache-${process.getuid?.() ?? 'user'}`;
+
+/** The cache's entries below TMPDIR `home`: file name → inode (a rewrite renames a new file in). */
+async function entries(home: string): Promise<Map<string, number>> {
+  const base = join(home, BASE);
+  const out = new Map<string, number>();
+  let runtimes: string[];
+  try {
+    runtimes = await readdir(base);
+  } catch {
+    return out;
+  }
+  for (const runtime of runtimes) {
+    for (const name of await readdir(join(base, runtime))) out.set(join(runtime, name), (await stat(join(base, runtime, name))).ino);
+  }
+  return out;
+}
+
+const validate = (home: string, bin = PLAIT_BIN) => runPlait(['validate', join(ROOT, 'examples/web.yaml')], { env: { TMPDIR: home }, bin });
+// A reconcile loads undici, which sets a V8 flag while the run's modules are still loading (src/v8-flags.ts): some of
+// the chunks it shares with validate are compiled after it.
+async function apply(home: string): Promise<{ code: number | null; stderr: string }> {
+  const dir = await cacheHome();
+  const spec = join(dir, 'list.yaml');
+  await writeFile(spec, [
+    'apiVersion: plait.dev/v1alpha1',
+    'kind: ManifestList',
+    'metadata: {name: cc}',
+    'spec:',
+    `  destination: {image: ${registry.host}/cc/out, tags: [v1]}`,
+    `  sources: [{image: ${registry.host}/cc/none:v1}]`,
+    '',
+  ].join('\n'));
+  return runPlait(['apply', '--plain-http', '--store', join(dir, 'store'), spec], { env: { TMPDIR: home } });
+}
+
+describe.skipIf(NODE_HAS_ITS_OWN)('Node 20: plait keeps compiled code between runs', () => {
+  it('a run writes an entry per module it compiled, each stamped with its source', async () => {
+    const home = await cacheHome();
+    const run = await validate(home);
+    expect(run.stderr).toBe('');
+    expect(run.stdout.toString()).toBe('1 spec valid\n');
+    const written = await entries(home);
+    expect([...written.keys()].every((k) => k.startsWith(`${process.version}-${process.arch}/`) && k.endsWith('.cache'))).toBe(true);
+    expect(written.size).toBeGreaterThan(5);
+    for (const name of written.keys()) {
+      const head = await readFile(join(home, BASE, name));
+      expect(head.readUInt32LE(0)).toBe(0x706c6363);
+    }
+  });
+
+  it('the next runs use the entries and write none again, also across a V8 flag set while modules load', async () => {
+    const home = await cacheHome();
+    expect((await validate(home)).code).toBe(0);
+    expect((await apply(home)).code).toBe(1); // its source does not exist: the flag was set all the same
+    const first = await entries(home);
+    expect(first.size).toBeGreaterThan(20); // undici's files too
+    // Refused entries would be written again (a new file renamed over the old one: another inode).
+    expect((await validate(home)).code).toBe(0);
+    expect((await apply(home)).stderr).toMatch(/cc\/none:v1/);
+    expect(await entries(home)).toEqual(first);
+  });
+
+  it('an entry made for other text of the same length is not used', async () => {
+    // A copy of the package whose validate chunk then changes by one word of the same length: V8 checks only a
+    // source's length, so without the entry's own CRC it would run the code it cached for the old text.
+    const pkg = await cacheHome();
+    await cp(join(ROOT, 'dist'), join(pkg, 'dist'), { recursive: true });
+    await cp(join(ROOT, 'package.json'), join(pkg, 'package.json'));
+    await symlink(join(ROOT, 'schemas'), join(pkg, 'schemas'));
+    await symlink(join(ROOT, 'node_modules'), join(pkg, 'node_modules'));
+    const home = await cacheHome();
+    const bin = join(pkg, 'dist', 'cli', 'main.js');
+    expect((await validate(home, bin)).stdout.toString()).toBe('1 spec valid\n');
+    const chunks = join(pkg, 'dist', 'cli', 'chunks');
+    const [chunk] = (await readdir(chunks)).filter((f) => f.startsWith('validate-') && f.endsWith('.js'));
+    const text = await readFile(join(chunks, chunk!), 'utf8');
+    expect(text).toContain(' valid\n');
+    await writeFile(join(chunks, chunk!), text.replace(' valid\n', ' VALID\n'));
+    expect((await validate(home, bin)).stdout.toString()).toBe('1 spec VALID\n');
+  });
+
+  it('no cache directory, or one that cannot be written, is no cache: the run goes on', async () => {
+    const home = await cacheHome();
+    await writeFile(join(home, BASE), 'a file where the cache directory would be\n');
+    const run = await validate(home);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const off = await cacheHome();
+    expect((await runPlait(['validate', join(ROOT, 'examples/web.yaml')], { env: { TMPDIR: off, NODE_DISABLE_COMPILE_CACHE: '1' } })).code).toBe(0);
+    expect((await entries(off)).size).toBe(0);
+  });
+
+  it('a cache directory that others can write is neither read nor written', async () => {
+    const home = await cacheHome();
+    await mkdir(join(home, BASE), { mode: 0o777 });
+    await chmod(join(home, BASE), 0o777); // past the umask
+    expect((await validate(home)).code).toBe(0);
+    expect((await entries(home)).size).toBe(0);
+    // Once it is the user's own, the next run writes there.
+    await chmod(join(home, BASE), 0o700);
+    expect((await validate(home)).code).toBe(0);
+    expect((await entries(home)).size).toBeGreaterThan(5);
+  });
+
+  it('NODE_COMPILE_CACHE names the directory, as it does for Node\'s own cache', async () => {
+    const home = await cacheHome();
+    const chosen = await cacheHome();
+    expect((await runPlait(['validate', join(ROOT, 'examples/web.yaml')], { env: { TMPDIR: home, NODE_COMPILE_CACHE: chosen } })).code).toBe(0);
+    expect((await entries(home)).size).toBe(0);
+    expect((await readdir(join(chosen, `${process.version}-${process.arch}`))).length).toBeGreaterThan(5);
+  });
+
+  it('a module that may import() is compiled by Node: the store lock (proper-lockfile, loaded by import()) works from a cached run', async () => {
+    const home = await cacheHome();
+    for (const name of ['first', 'second']) {
+      const store = await cacheHome();
+      await mkdir(store, { recursive: true });
+      const run = await runPlait(['manifest', 'create', '--store', store, name], { env: { TMPDIR: home } });
+      expect(run.stderr).toBe('');
+      expect(run.code).toBe(0);
+    }
+  });
+});
+
+describe.skipIf(!NODE_HAS_ITS_OWN)('Node ≥ 22.1: Node\'s own compile cache is used', () => {
+  it('plait writes no cache of its own', async () => {
+    const home = await cacheHome();
+    expect((await validate(home)).code).toBe(0);
+    expect((await entries(home)).size).toBe(0);
+    expect((await readdir(join(home, 'node-compile-cache'))).length).toBe(1); // Node's, one directory per runtime
+  });
+});
