@@ -28,15 +28,15 @@ export interface Goal {
 export const GOALS: Goal[] = [
   {
     key: 'startup', case: '`plait --version` / `plait validate` one file', goal: '≤ 1.3× / ≤ 1.6× `node -e 0`',
-    close: '`--version` now loads nothing but its entry file; validate still loads the YAML parser and the precompiled validator and Node\'s stream modules (for stdout), and V8 compiles them at every start on Node 20, which has no compile cache. On Node 24 `node -e 0` itself starts in ~0.05 s, so the same ~0.07 s of work is a larger ratio. What would close it: a V8 start-up snapshot of the bundle (`node --build-snapshot`, which wants a CommonJS bundle without top-level await) or a single executable application',
+    close: '`--version` loads nothing but its entry file, and validate\'s modules come compiled from a cache (Node\'s compile cache on Node ≥ 22.1, plait\'s own on Node 20: src/cli/code-cache.ts). What is left is Node setting up the built-ins validate needs (node:fs, the stream modules for stdout) and the YAML parse and validation themselves; on Node 24 `node -e 0` starts in ~0.04 s, so the same few tens of milliseconds are a larger ratio there. What would close it: a V8 start-up snapshot of the bundle (`node --build-snapshot`, whose blob must be named on Node\'s command line, so plait would need a launcher) or a single executable application',
   },
   {
     key: 'noop', case: 'no-op reconcile of a 4-platform list', goal: 'wall ≤ 1.0× the fastest peer\'s equivalent (regsync, skopeo, crane); requests ≤ 0.15×',
-    close: 'the wire is already minimal (2 HEADs, as regctl and regsync send); what is left is Node\'s own start and the modules a registry command needs — undici with Node\'s http, http2, net and tls, which Node compiles at every start — against a Go binary\'s 20–50 ms in all. A start-up snapshot would close it; for many lists, one process for all of them (the many-specs rows) or the controller already does',
+    close: 'the wire is already minimal (2 HEADs, as regctl and regsync send), and plait\'s and undici\'s code comes compiled from a cache (see the start-up row); what is left is Node\'s own start, the built-ins a registry command needs — undici loads Node\'s http, http2, net and tls, which Node sets up at every start (compileForInternalLoader, 13–19 ms of a no-op\'s CPU profile) — and the spec\'s own ~0.04 s, against a Go binary\'s 20–50 ms in all. A start-up snapshot would close most of it; for many lists, one process for all of them (the many-specs rows) or the controller already does',
   },
   {
     key: 'cold-same', case: 'cold assembly and cold push on one registry', goal: 'wall ≤ 0.8× buildah and ≤ 1.0× the fastest of regctl/crane/manifest-tool; requests ≤ 0.5×',
-    close: 'start-up as above is most of the gap (see the spec\'s own time in the notes); the requests are already fewer than every peer\'s. After that, the per-blob mount POSTs run under the blob-jobs bound — mounting all blobs of a list at once (they move no bytes) would take them off the critical path',
+    close: 'start-up as above is most of the gap (see the spec\'s own time in the notes); the requests are already fewer than every peer\'s. Of the rest, much is waiting on the registry (a cold assembly\'s CPU profile is ~65 ms idle of ~300), and more blob jobs do not shorten it: `--jobs 1`, `4` and `16` ended within 10 ms of each other (medians of 20 alternated cold applies of a 4-platform list into a new repository). What would close it is fewer requests per instance or less of plait\'s own CPU per request',
   },
   {
     key: 'cold-copy', case: 'cold copy A→B, 256 MiB', goal: 'wall ≤ 0.8× skopeo and ≤ 1.0× crane/regctl; throughput ≥ 0.9× curl',
