@@ -147,21 +147,34 @@ export async function readItem(layout: Layout, id: string, item: string): Promis
 
 /** Like containers/storage: an exact id first, then a name, then a unique id prefix of at least 12 hex characters. */
 export async function resolve(layout: Layout, nameOrId: string): Promise<string | undefined> {
-  if (isId(nameOrId) && (await readRecordMeta(layout, nameOrId)) !== undefined) return nameOrId;
-  const owner = await nameOwner(layout, checkName(nameOrId));
-  return owner ?? resolvePrefix(layout, nameOrId);
+  return (await lookup(layout, nameOrId))?.meta.id;
+}
+
+/**
+ * What resolve() finds, with the record.json read on the way (each record.json and name file is read once: an exact
+ * id's record.json is its metadata, and a name's owner comes with the record.json read to check the claim; a no-op
+ * of a thousand specs looks up a thousand names). `claimed` is the name found pointing at it, if it was a name.
+ */
+async function lookup(layout: Layout, nameOrId: string): Promise<{ meta: ListRecord; claimed?: string } | undefined> {
+  const byId = isId(nameOrId) ? await readRecordMeta(layout, nameOrId) : undefined;
+  if (byId !== undefined) return { meta: byId };
+  const owner = await nameOwnerRecord(layout, checkName(nameOrId));
+  if (owner !== undefined) return { meta: owner, claimed: nameOrId };
+  const byPrefix = await resolvePrefix(layout, nameOrId);
+  return byPrefix && { meta: byPrefix };
 }
 
 /** The one list whose id starts with `prefix` (at least 12 hex characters), or undefined. */
-async function resolvePrefix(layout: Layout, nameOrId: string): Promise<string | undefined> {
+async function resolvePrefix(layout: Layout, nameOrId: string): Promise<ListRecord | undefined> {
   if (!isIdPrefix(nameOrId)) return undefined;
-  const matches: string[] = [];
+  const matches: ListRecord[] = [];
   for (const id of await listIds(layout)) {
-    if (id.startsWith(nameOrId) && (await readRecordMeta(layout, id)) !== undefined) matches.push(id);
+    const meta = id.startsWith(nameOrId) ? await readRecordMeta(layout, id) : undefined;
+    if (meta !== undefined) matches.push(meta);
   }
   if (matches.length > 1) {
     throw new PlaitError(ErrorCodes.E_INVALID, `ambiguous list id prefix ${nameOrId}: ${matches.length} lists match`, {
-      details: { prefix: nameOrId, matches },
+      details: { prefix: nameOrId, matches: matches.map((m) => m.id) },
     });
   }
   return matches[0];
@@ -188,16 +201,8 @@ async function effective(layout: Layout, meta: ListRecord, claimed?: string): Pr
 
 /** The record `nameOrId` resolves to, or undefined when there is none. */
 export async function findRecord(layout: Layout, nameOrId: string): Promise<ListRecord | undefined> {
-  // The same order as resolve(), but each record.json and name file is read once: an exact id's record.json is its
-  // metadata, and a name's owner comes with the record.json read to check the claim (a no-op of a thousand specs
-  // looks up a thousand names).
-  const byId = isId(nameOrId) ? await readRecordMeta(layout, nameOrId) : undefined;
-  if (byId !== undefined) return effective(layout, byId);
-  const owner = await nameOwnerRecord(layout, checkName(nameOrId));
-  if (owner !== undefined) return effective(layout, owner, nameOrId);
-  const id = await resolvePrefix(layout, nameOrId);
-  const meta = id === undefined ? undefined : await readRecordMeta(layout, id);
-  return meta === undefined ? undefined : effective(layout, meta);
+  const found = await lookup(layout, nameOrId);
+  return found && effective(layout, found.meta, found.claimed);
 }
 
 export async function getRecord(layout: Layout, nameOrId: string): Promise<ListRecord> {
