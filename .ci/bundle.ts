@@ -50,9 +50,10 @@ const precompiled: Plugin = {
 };
 
 /** ESM chunk → CommonJS chunk. Dynamic imports of plait's own chunks become require() in a promise; those of
- * packages stay import() (one of them may be an ES module), made by the import module below; import.meta.url is the chunk's own file URL. Whitespace
- * and syntax are minified, names are kept (stack traces still name plait's functions, the source maps the lines):
- * Node 20 compiles every chunk at every start, and a tenth less text to scan was ~8 ms of validate's 130. */
+ * packages stay import() (one of them may be an ES module), made by the import module below; import.meta.url is the
+ * chunk's own file URL. Whitespace and syntax are minified, names are kept (stack traces still name plait's
+ * functions, the source maps the lines): Node 20 compiles every chunk at every start, and a tenth less text to scan
+ * was ~8 ms of validate's 130. */
 async function toCommonJS(file: string, esm: string): Promise<{ code: string; map: string }> {
   const hashbang = esm.startsWith('#!') ? esm.slice(0, esm.indexOf('\n') + 1) : '';
   const body = esm.slice(hashbang.length).replace(/\bimport\((["'])([^."'][^"']*)\1\)/g, '__plaitImport($1$2$1)');

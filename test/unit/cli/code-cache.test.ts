@@ -148,7 +148,6 @@ describe.skipIf(NODE_HAS_ITS_OWN)('Node 20: plait keeps compiled code between ru
     const home = await cacheHome();
     for (const name of ['first', 'second']) {
       const store = await cacheHome();
-      await mkdir(store, { recursive: true });
       const run = await runPlait(['manifest', 'create', '--store', store, name], { env: { TMPDIR: home } });
       expect(run.stderr).toBe('');
       expect(run.code).toBe(0);
