@@ -1,7 +1,6 @@
 import { PassThrough, Readable, Transform } from 'node:stream';
 import type { TransformCallback } from 'node:stream';
 import { createGunzip, createGzip } from 'node:zlib';
-import { CompressStream } from 'zstd-napi';
 import zstdBinding from 'zstd-napi/binding.js';
 import { ErrorCodes, PlaitError } from '../../errors.js';
 import type { DigestingHasher } from '../../oci/digest.js';
@@ -74,7 +73,115 @@ export function compressor(algorithm: Algorithm, opts: CompressorOptions | numbe
   // of RSS growth measured on a 256 MiB layer; 2 MiB jobs cut that to ~55 MiB, for 0.5 % more output on a real tar
   // (/usr/lib) and no loss of speed. It is part of what determines the output bytes, hence a constant (it does not
   // apply in single-threaded mode).
-  return new CompressStream({ compressionLevel: level, nbWorkers: workers, checksumFlag: true, ...(workers > 0 && { jobSize: ZSTD_JOB_SIZE }) });
+  return new ZstdCompressStream(level, workers);
+}
+
+type CCtx = InstanceType<typeof zstdBinding.CCtx>;
+
+// Compression contexts left by finished streams, by level and workers. A context in threaded mode owns its worker
+// thread and its job buffers (~17 MiB at level 3, 2 MiB jobs), and tells V8 that much external memory. One made
+// per layer lives as long as the layer, survives the scavenges reclaim.ts asks for, and is freed only by a
+// mark-compact: each layer's context pushed V8 over its external-memory limit again, which started a mark-compact
+// each time (the 4-platform zstd case: 30–48 of them, ~0.4 s of the main thread), and dead contexts counted in the
+// RSS until then. A context is handed on instead: after a frame's end it is ready for the next frame with the same
+// parameters, and its output is the same bytes as a fresh one's (test/unit/compression/streams.test.ts).
+const idleContexts = new Map<string, CCtx[]>();
+// More idle than layers recompress at once is never needed; the rest are left to the GC.
+const IDLE_PER_KEY = 4;
+
+function takeContext(level: number, workers: number): CCtx {
+  const ctx = idleContexts.get(`${level}/${workers}`)?.pop();
+  if (ctx !== undefined) return ctx;
+  const fresh = new zstdBinding.CCtx();
+  const P = zstdBinding.CParameter;
+  // The parameters zstd-napi's CompressStream would set for the same options, in the same order.
+  fresh.setParameter(P.compressionLevel, level);
+  fresh.setParameter(P.nbWorkers, workers);
+  fresh.setParameter(P.checksumFlag, 1);
+  if (workers > 0) fresh.setParameter(P.jobSize, ZSTD_JOB_SIZE);
+  return fresh;
+}
+
+/** Contexts waiting in the pool for `level` and `workers` (for tests). */
+export function idleZstdContexts(level: number, workers: number): number {
+  return idleContexts.get(`${level}/${workers}`)?.length ?? 0;
+}
+
+function giveBack(level: number, workers: number, ctx: CCtx): void {
+  const key = `${level}/${workers}`;
+  let idle = idleContexts.get(key);
+  if (idle === undefined) idleContexts.set(key, (idle = []));
+  if (idle.length < IDLE_PER_KEY) idle.push(ctx);
+}
+
+const ZSTD_COUT = zstdBinding.cStreamOutSize();
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * zstd encoding through a context borrowed from the pool above and given back once the frame is complete, or reset
+ * and given back when the stream is destroyed part-way (a failed upload, a corrupt source).
+ */
+export class ZstdCompressStream extends Transform {
+  private ctx: CCtx | undefined;
+  private out = Buffer.allocUnsafe(ZSTD_COUT);
+
+  constructor(private readonly level: number, private readonly workers: number) {
+    super();
+    this.ctx = takeContext(level, workers);
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    try {
+      this.encode(chunk, zstdBinding.EndDirective.continue);
+    } catch (e) {
+      done(e as Error);
+      return;
+    }
+    done();
+  }
+
+  override _flush(done: TransformCallback): void {
+    try {
+      this.encode(EMPTY, zstdBinding.EndDirective.end);
+    } catch (e) {
+      done(e as Error);
+      return;
+    }
+    // The frame is complete: the context starts the next one afresh.
+    const ctx = this.ctx;
+    this.ctx = undefined;
+    if (ctx !== undefined) giveBack(this.level, this.workers, ctx);
+    done();
+  }
+
+  override _destroy(err: Error | null, cb: (error?: Error | null) => void): void {
+    const ctx = this.ctx;
+    this.ctx = undefined;
+    if (ctx !== undefined) {
+      try {
+        ctx.reset(zstdBinding.ResetDirective.sessionOnly);
+        giveBack(this.level, this.workers, ctx);
+      } catch {
+        // A context that cannot be reset is not reused.
+      }
+    }
+    cb(err);
+  }
+
+  private encode(input: Buffer, end: number): void {
+    const ctx = this.ctx;
+    if (ctx === undefined) throw new PlaitError(ErrorCodes.E_INTERNAL, 'zstd: write after the end of the frame');
+    let src = input;
+    for (;;) {
+      const [ret, produced, consumed] = ctx.compressStream2(this.out, src, end);
+      if (produced > 0) {
+        this.push(this.out.subarray(0, produced));
+        this.out = Buffer.allocUnsafe(Math.max(ZSTD_COUT, ret));
+      }
+      src = src.subarray(consumed);
+      if (src.length === 0 && (end === zstdBinding.EndDirective.continue || ret === 0)) return;
+    }
+  }
 }
 
 /** A Transform undoing `compression` ('none' passes bytes through unchanged). */

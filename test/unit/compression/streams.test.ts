@@ -2,9 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { PassThrough, Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { compress as zstdCompress, decompress as zstdDecompress } from 'zstd-napi';
+import { CompressStream, compress as zstdCompress, decompress as zstdDecompress } from 'zstd-napi';
 import {
-  compressor, DEFAULT_LEVEL, decompressor, defaultZstdWorkers, effectiveLevel, peek, ZstdDecompressStream,
+  compressor, DEFAULT_LEVEL, decompressor, defaultZstdWorkers, effectiveLevel, idleZstdContexts, peek, ZSTD_JOB_SIZE,
+  ZstdDecompressStream,
 } from '../../../src/core/compression/streams.js';
 import { PlaitError } from '../../../src/errors.js';
 import { collect, dataStream, keystream, MiB, sha } from './data.js';
@@ -87,6 +88,31 @@ describe('codecs', () => {
       digests.add(sha(await through(dataStream('semi', 24 * MiB, 'workers'), compressor('zstd', { workers }))));
     }
     expect(digests.size).toBe(1);
+  });
+});
+
+describe('zstd compression contexts handed on between layers', () => {
+  it('a context reused after a whole frame, or reset after a stream destroyed part-way, makes the bytes of a fresh one', async () => {
+    for (const workers of [0, 1]) {
+      const level = 5;
+      const input = () => dataStream('semi', 5 * MiB + 77, `reuse-${workers}`);
+      // The reference: zstd-napi's own stream with the same parameters, a fresh context every time.
+      const fresh = sha(await through(input(), new CompressStream({
+        compressionLevel: level, nbWorkers: workers, checksumFlag: true, ...(workers > 0 && { jobSize: ZSTD_JOB_SIZE }),
+      })));
+      const idle = idleZstdContexts(level, workers);
+      expect(sha(await through(input(), compressor('zstd', { level, workers })))).toBe(fresh);
+      expect(idleZstdContexts(level, workers)).toBe(idle + 1);
+      // Part of a frame, then the stream dies (say, the upload failed): the context is reset and comes back.
+      const cut = compressor('zstd', { level, workers });
+      await new Promise<void>((resolve) => cut.write(Buffer.alloc(3 * MiB, 7), () => resolve()));
+      expect(idleZstdContexts(level, workers)).toBe(idle);
+      cut.destroy();
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(idleZstdContexts(level, workers)).toBe(idle + 1);
+      expect(sha(await through(input(), compressor('zstd', { level, workers })))).toBe(fresh);
+      expect(sha(await through(input(), compressor('zstd', { level, workers })))).toBe(fresh);
+    }
   });
 });
 
