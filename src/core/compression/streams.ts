@@ -88,6 +88,10 @@ type CCtx = InstanceType<typeof zstdBinding.CCtx>;
 const idleContexts = new Map<string, CCtx[]>();
 // More idle than layers recompress at once is never needed; the rest are left to the GC.
 const IDLE_PER_KEY = 4;
+// A long-lived process (the controller, watch) should not keep ~17 MiB per idle context between reconciles: the pool
+// is let go (to the GC) once nothing was handed back to it for this long.
+const IDLE_MS = 5000;
+let idleTimer: NodeJS.Timeout | undefined;
 
 function takeContext(level: number, workers: number): CCtx {
   const ctx = idleContexts.get(`${level}/${workers}`)?.pop();
@@ -112,6 +116,15 @@ function giveBack(level: number, workers: number, ctx: CCtx): void {
   let idle = idleContexts.get(key);
   if (idle === undefined) idleContexts.set(key, (idle = []));
   if (idle.length < IDLE_PER_KEY) idle.push(ctx);
+  if (idleTimer === undefined) {
+    idleTimer = setTimeout(() => {
+      idleTimer = undefined;
+      idleContexts.clear();
+    }, IDLE_MS);
+    idleTimer.unref();
+  } else {
+    idleTimer.refresh();
+  }
 }
 
 const ZSTD_COUT = zstdBinding.cStreamOutSize();

@@ -114,6 +114,13 @@ describe('zstd compression contexts handed on between layers', () => {
       expect(sha(await through(input(), compressor('zstd', { level, workers })))).toBe(fresh);
     }
   });
+
+  it('lets the idle contexts go once none was handed back for 5 s (a long-lived process keeps none between runs)', async () => {
+    await through(dataStream('random', MiB, 'idle'), compressor('zstd', { level: 4, workers: 1 }));
+    expect(idleZstdContexts(4, 1)).toBe(1);
+    await new Promise((resolve) => setTimeout(resolve, 5300));
+    expect(idleZstdContexts(4, 1)).toBe(0);
+  }, 15_000);
 });
 
 describe('ZstdDecompressStream backpressure', () => {
