@@ -297,6 +297,35 @@ export class AsyncBoundary extends Transform {
   }
 }
 
+/** A pass-through that hands on its input in chunks of at least `size` bytes (the last one may be shorter). */
+export class Coalesce extends Transform {
+  private parts: Buffer[] = [];
+  private length = 0;
+
+  constructor(private readonly size: number) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    this.parts.push(chunk);
+    this.length += chunk.length;
+    if (this.length >= this.size) {
+      const out = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.length);
+      this.parts = [];
+      this.length = 0;
+      done(null, out);
+      return;
+    }
+    done();
+  }
+
+  override _flush(done: TransformCallback): void {
+    if (this.length > 0) this.push(this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.length));
+    this.parts = [];
+    done();
+  }
+}
+
 /** A pass-through that feeds every chunk to `hasher` (e.g. the diffID of the uncompressed layer). */
 export class HashingTap extends Transform {
   constructor(private readonly hasher: DigestingHasher) {

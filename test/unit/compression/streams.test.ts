@@ -4,7 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { CompressStream, compress as zstdCompress, decompress as zstdDecompress } from 'zstd-napi';
 import {
-  compressor, DEFAULT_LEVEL, decompressor, defaultZstdWorkers, effectiveLevel, idleZstdContexts, peek, ZSTD_JOB_SIZE,
+  Coalesce, compressor, DEFAULT_LEVEL, decompressor, defaultZstdWorkers, effectiveLevel, idleZstdContexts, peek, ZSTD_JOB_SIZE,
   ZstdDecompressStream,
 } from '../../../src/core/compression/streams.js';
 import { PlaitError } from '../../../src/errors.js';
@@ -88,6 +88,35 @@ describe('codecs', () => {
       digests.add(sha(await through(dataStream('semi', 24 * MiB, 'workers'), compressor('zstd', { workers }))));
     }
     expect(digests.size).toBe(1);
+  });
+});
+
+describe('Coalesce', () => {
+  it('hands on the same bytes in pieces of at least its size, the last one shorter', async () => {
+    const input = await collect(dataStream('random', 5 * MiB + 1000, 'coalesce'));
+    const parts: number[] = [];
+    const out: Buffer[] = [];
+    const pieces = Array.from({ length: Math.ceil(input.length / 65536) }, (_, i) => input.subarray(i * 65536, (i + 1) * 65536));
+    await pipeline(Readable.from(pieces), new Coalesce(MiB), new Writable({
+      write(c: Buffer, _e, cb) {
+        parts.push(c.length);
+        out.push(c);
+        cb();
+      },
+    }));
+    expect(Buffer.concat(out).equals(input)).toBe(true);
+    expect(parts).toEqual([MiB, MiB, MiB, MiB, MiB, 1000]);
+    // A chunk already as big as the size is handed on as it is, not copied.
+    const big = Buffer.alloc(3 * MiB, 1);
+    const seen: Buffer[] = [];
+    await pipeline(Readable.from([big]), new Coalesce(MiB), new Writable({
+      write(c: Buffer, _e, cb) {
+        seen.push(c);
+        cb();
+      },
+    }));
+    expect(seen).toHaveLength(1);
+    expect(seen[0]!.buffer).toBe(big.buffer);
   });
 });
 
