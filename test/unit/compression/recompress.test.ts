@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { compress as zstdCompress, decompress as zstdDecompress } from 'zstd-napi';
-import { ensureBlobPresent, recompressBlob } from '../../../src/core/compression/recompress.js';
+import { ensureBlobPresent, RECOMPRESS_SLOTS, recompressBlob } from '../../../src/core/compression/recompress.js';
 import { PlaitError } from '../../../src/errors.js';
 import { digestOf } from '../../../src/oci/digest.js';
 import * as mt from '../../../src/oci/mediatype.js';
@@ -122,6 +122,34 @@ describe('recompressBlob', () => {
 });
 
 describe('ensureBlobPresent', () => {
+  it('gives its slot up once the source is read and compressed: the next layer starts while an upload commits', async () => {
+    const { src, dest } = setup();
+    const layers = await Promise.all(Array.from({ length: RECOMPRESS_SLOTS + 1 }, async (_, i) => {
+      const gz = gzipSync(await tarOf(`slot-${i}`, MiB));
+      src.addBlob(gz);
+      return layer(gz, mt.OCI_LAYER_GZIP);
+    }));
+    // Every upload has taken all its bytes but does not commit until the gate opens.
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const put = dest.putBlob.bind(dest);
+    let waiting = 0;
+    dest.putBlob = async (stream, desc) => {
+      const r = await put(stream, desc);
+      waiting++;
+      await gate;
+      return r;
+    };
+    const all = Promise.all(layers.map((l) => recompressBlob(src, dest, l, 'zstd')));
+    for (let i = 0; i < 500 && waiting < layers.length; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    // All of them were read while the first ones still waited to commit (before, the last waited for a slot).
+    expect(src.counts.getBlob).toBe(layers.length);
+    expect(waiting).toBe(layers.length);
+    open();
+    const results = await all;
+    expect(results.every((r) => r.recompressed && dest.blobBytes(r.digest).length === r.size)).toBe(true);
+  });
+
   it('present → mounted → copied, in that order of preference', async () => {
     const { src, dest } = setup();
     const d = src.addBlob(Buffer.from('config'));
