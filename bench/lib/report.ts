@@ -32,7 +32,7 @@ export const GOALS: Goal[] = [
   },
   {
     key: 'noop', case: 'no-op reconcile of a 4-platform list', goal: 'wall ≤ 1.0× the fastest peer\'s equivalent (regsync, skopeo, crane); requests ≤ 0.15×',
-    close: 'the wire is already minimal (2 HEADs, as regctl and regsync send), and plait\'s and undici\'s code comes compiled from a cache (see the start-up row); what is left is Node\'s own start, the built-ins a registry command needs — undici loads Node\'s http, http2, net and tls, which Node sets up at every start (compileForInternalLoader, 13–19 ms of a no-op\'s CPU profile) — and the spec\'s own ~0.04 s, against a Go binary\'s 20–50 ms in all. A start-up snapshot would close most of it; for many lists, one process for all of them (the many-specs rows) or the controller already does',
+    close: 'the wire is already minimal (2 HEADs, as regctl and regsync send), and plait\'s and undici\'s code comes compiled from a cache (see the start-up row); what is left is Node\'s own start (on Node 20 with the machine\'s NODE_EXTRA_CA_CERTS parsed at every start, when it is set: the header says what that costs here), the built-ins a registry command needs — undici loads Node\'s http, http2, net and tls, which Node sets up at every start (compileForInternalLoader, 13–19 ms of a no-op\'s CPU profile) — and the spec\'s own ~0.04 s, against a Go binary\'s 20–50 ms in all. A start-up snapshot would close most of it; for many lists, one process for all of them (the many-specs rows) or the controller already does',
   },
   {
     key: 'cold-same', case: 'cold assembly and cold push on one registry', goal: 'wall ≤ 0.8× buildah and ≤ 1.0× the fastest of regctl/crane/manifest-tool; requests ≤ 0.5×',
@@ -109,6 +109,7 @@ export function markdownReport(r: ReportInput): string {
     `- Date: ${r.env.date}; mode: ${r.mode}; the whole run took ${(r.elapsedS / 60).toFixed(1)} min`,
     `- Machine: ${r.env.cpus}; ${r.env.memory} memory; kernel ${r.env.kernel}; ${r.env.os}`,
     `- Versions: ${Object.entries(v).map(([k, x]) => `${k} ${x}`).join('; ')}`,
+    ...(r.env.nodeStart !== undefined ? [`- Node start-up here: ${r.env.nodeStart}`] : []),
     ...r.fixtures.map((f) => `- Fixture: ${f}`),
     '',
     'Wall = process start to exit; peak RSS = ru_maxrss from GNU time; requests = lines in the registries\' own access',
