@@ -8,8 +8,8 @@ import { parseDigest, type Digest } from './digest.js';
 // three corner cases, all of which only make it more permissive: IPv6 hosts ([::1]:5000) are accepted, the 255
 // character limit applies to the repository path rather than to host+path, and a first component containing
 // upper-case letters is taken for a host (containers/image's copy calls it an upper-case repository instead).
-// Both copies let an invalid host slip through as a path component and return a reference without a domain; plait
-// refuses that (see parseReference).
+// Both copies let an invalid host slip through as a path component and return a reference without a domain, and both
+// take any digits for a port; plait refuses both (see parseReference).
 
 export interface DockerReference {
   /** Registry host[:port], normalised: docker.io (never index.docker.io), localhost:5000, [::1]:5000… */
@@ -122,6 +122,12 @@ export function parseReference(s: string): DockerReference {
   // distribution accepts "a_b.example.com/foo" by reading the invalid host as a path component, leaving a reference
   // with no domain at all; nothing could be pulled from that, so refuse it.
   if (!nameMatch?.[1]) invalid(s, diagnose(s));
+  // The grammar takes any digits for a port; a port no socket can have would only fail at the first connection, after
+  // other work (and as "Invalid URL"), so it is refused here with the rest of the bad input.
+  const port = /:([0-9]+)$/.exec(nameMatch[1])?.[1];
+  if (port !== undefined && !(Number(port) >= 1 && Number(port) <= 65535)) {
+    invalid(s, `invalid registry host ${JSON.stringify(nameMatch[1])}: the port must be from 1 to 65535`);
+  }
   const path = nameMatch[2] ?? '';
   if (path.length > MAX_REPOSITORY_LENGTH) invalid(s, `repository name must not be more than ${MAX_REPOSITORY_LENGTH} characters`);
   let digest: Digest | undefined;
