@@ -93,8 +93,10 @@ const IDLE_PER_KEY = 4;
 const IDLE_MS = 5000;
 let idleTimer: NodeJS.Timeout | undefined;
 
+const contextKey = (level: number, workers: number) => `${level}/${workers}`;
+
 function takeContext(level: number, workers: number): CCtx {
-  const ctx = idleContexts.get(`${level}/${workers}`)?.pop();
+  const ctx = idleContexts.get(contextKey(level, workers))?.pop();
   if (ctx !== undefined) return ctx;
   const fresh = new zstdBinding.CCtx();
   const P = zstdBinding.CParameter;
@@ -108,11 +110,11 @@ function takeContext(level: number, workers: number): CCtx {
 
 /** Contexts waiting in the pool for `level` and `workers` (for tests). */
 export function idleZstdContexts(level: number, workers: number): number {
-  return idleContexts.get(`${level}/${workers}`)?.length ?? 0;
+  return idleContexts.get(contextKey(level, workers))?.length ?? 0;
 }
 
 function giveBack(level: number, workers: number, ctx: CCtx): void {
-  const key = `${level}/${workers}`;
+  const key = contextKey(level, workers);
   let idle = idleContexts.get(key);
   if (idle === undefined) idleContexts.set(key, (idle = []));
   if (idle.length < IDLE_PER_KEY) idle.push(ctx);
@@ -310,19 +312,23 @@ export class Coalesce extends Transform {
     this.parts.push(chunk);
     this.length += chunk.length;
     if (this.length >= this.size) {
-      const out = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.length);
-      this.parts = [];
-      this.length = 0;
-      done(null, out);
+      done(null, this.release());
       return;
     }
     done();
   }
 
   override _flush(done: TransformCallback): void {
-    if (this.length > 0) this.push(this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.length));
-    this.parts = [];
+    if (this.length > 0) this.push(this.release());
     done();
+  }
+
+  // What is held, as one buffer (a single part as it is, not copied), and nothing held any more.
+  private release(): Buffer {
+    const out = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.length);
+    this.parts = [];
+    this.length = 0;
+    return out;
   }
 }
 
