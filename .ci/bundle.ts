@@ -46,6 +46,28 @@ const precompiled: Plugin = {
     // smol-toml (registries.conf) is an ES module only, so it cannot stay external to a CommonJS chunk that imports
     // it statically; it is small, and bundled it costs no resolution either.
     b.onResolve({ filter: /^smol-toml$/ }, () => ({ path: require.resolve('smol-toml') }));
+    // The two undici modules src/transports/http.ts imports, with the ~26 they require, inside the bundle: one read
+    // and compilation of a chunk instead of a resolution, read and compilation each at every registry command.
+    b.onResolve({ filter: /^undici\/lib\// }, (args) => ({ path: require.resolve(args.path) }));
+    // What those modules require only in the moment it is needed stays in node_modules, read then as now: llhttp's
+    // WebAssembly (two 72 KB modules of base64, one read at the first connection) and the fetch body code a FormData
+    // request body needs (plait sends none). Neither holds state the bundled modules share.
+    b.onResolve({ filter: /^\.\.\/(llhttp\/llhttp(_simd)?-wasm|web\/fetch\/body)\.js$/ }, (args) =>
+      /[\\/]undici[\\/]lib[\\/]dispatcher[\\/]client-h[12]\.js$/.test(args.importer)
+        ? { path: `undici/lib/${args.path.slice('../'.length)}`, external: true }
+        : undefined);
+    // undici's client requires its HTTP/2 half at load, and that half loads node:http2 (~3–9 ms of a start here).
+    // It runs only on a connection whose TLS handshake chose h2, which undici offers only with allowH2 (plait never
+    // sets it): it stays in the bundle, loaded at its first call.
+    b.onResolve({ filter: /^\.\/client-h2\.js$/ }, (args) =>
+      /[\\/]undici[\\/]lib[\\/]dispatcher[\\/]client\.js$/.test(args.importer)
+        ? { path: require.resolve(join(dirname(args.importer), args.path)), namespace: 'lazy-h2' }
+        : undefined);
+    b.onLoad({ filter: /.*/, namespace: 'lazy-h2' }, (args) => ({
+      contents: `let connect;\nmodule.exports = function connectH2(client, socket) {\n  connect ??= require(${JSON.stringify(args.path)});\n  return connect(client, socket);\n};\n`,
+      loader: 'js',
+      resolveDir: dirname(args.path),
+    }));
   },
 };
 

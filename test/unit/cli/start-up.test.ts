@@ -1,4 +1,6 @@
 import { execFile } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,8 +27,8 @@ interface Loaded {
   files: string[];
 }
 
-/** What a run of the CLI with `args` loaded, read at exit. */
-async function modulesLoaded(args: string[], code = 0): Promise<Loaded> {
+/** What a run of the CLI with `args` loaded, read at exit; the run ends with `code` and says `stderr`. */
+async function modulesLoaded(args: string[], code = 0, stderr = ''): Promise<Loaded> {
   const dir = await mkdtemp(join(tmpdir(), 'plait-start-'));
   dirs.push(dir);
   const hook = join(dir, 'loaded.mjs');
@@ -37,7 +39,7 @@ async function modulesLoaded(args: string[], code = 0): Promise<Loaded> {
     `process.on('exit', () => writeFileSync(${JSON.stringify(out)}, JSON.stringify({ list: process.moduleLoadList, files: Object.keys(cache) })));`,
   ].join('\n'));
   const run = await runPlait(args, { cwd: ROOT, env: { NODE_OPTIONS: `--import=${hook}` } });
-  expect(run.stderr).toBe('');
+  expect(run.stderr).toBe(stderr);
   expect(run.code).toBe(code);
   const { list, files } = JSON.parse(await readFile(out, 'utf8')) as { list: string[]; files: string[] };
   return { builtins: list.filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice('NativeModule '.length)), files };
@@ -79,6 +81,27 @@ describe('start-up of the bundled CLI', () => {
     // been ES modules, none would be in the require cache.
     expect(own).toContain(PLAIT_BIN);
     expect(own.filter((f) => f.includes('/chunks/')).length).toBeGreaterThan(3);
+  });
+
+  it('a registry command carries undici in the bundle and leaves its HTTP/2 half (and node:http2) unloaded', async () => {
+    // Any registry answers: this one knows no manifest, and the command fails after one request.
+    const server = createServer((req, res) => {
+      res.writeHead(404, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ errors: [{ code: 'MANIFEST_UNKNOWN', message: 'manifest unknown' }] }));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const where = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const loaded = await modulesLoaded(['inspect', '--plain-http', `docker://${where}/start-up:v1`], 1,
+        `plait: ${where}: reading manifest start-up:v1: MANIFEST_UNKNOWN: manifest unknown\n`);
+      expect(loaded.builtins).toContain('net'); // it did connect
+      expect(loaded.builtins).not.toContain('http2');
+      // Of undici's files only llhttp's WebAssembly is read from node_modules, at the first connection.
+      const undici = loaded.files.filter((f) => f.includes('/node_modules/undici/')).map((f) => f.slice(f.indexOf('/undici/') + 1));
+      expect(undici).toEqual(['undici/lib/llhttp/llhttp_simd-wasm.js']);
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
   });
 
   it('a command that only reads the store does not load proper-lockfile; one that writes it does', async () => {
