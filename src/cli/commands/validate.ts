@@ -2,7 +2,7 @@ import { ErrorCodes, PlaitError } from '../../errors.js';
 import { loadSpecs, readSpecStream, skippedNote } from '../../reconcile/spec/index.js';
 import { parseFlags } from '../flags.js';
 import type { Command } from '../run.js';
-import { jsonError, withJsonErrors } from '../output.js';
+import { jsonError, withJsonErrors, writeResult } from '../output.js';
 
 // `plait validate`: load and check specs without touching a registry or the store. It imports only the spec layer
 // (yaml, ajv and the pure OCI model), so that it starts fast enough for editor hooks and pre-commit.
@@ -55,9 +55,9 @@ async function runValidate(args: string[]): Promise<number> {
     return 1;
   }
   if (format === 'json') {
-    process.stdout.write(JSON.stringify({ valid: specs.length, specs: specs.map((s) => ({ name: s.name, file: s.file, index: s.index })) }, null, 2) + '\n');
+    writeResult(JSON.stringify({ valid: specs.length, specs: specs.map((s) => ({ name: s.name, file: s.file, index: s.index })) }, null, 2) + '\n');
   } else {
-    process.stdout.write(`${specs.length} ${specs.length === 1 ? 'spec' : 'specs'} valid\n`);
+    writeResult(`${specs.length} ${specs.length === 1 ? 'spec' : 'specs'} valid\n`);
   }
   return 0;
 }

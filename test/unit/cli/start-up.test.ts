@@ -74,6 +74,12 @@ describe('start-up of the bundled CLI', () => {
     expect(loaded.filter((m) => m === 'v8' || m === 'fs/promises' || m === 'worker_threads' || m === 'internal/util/colors')).toEqual([]);
   });
 
+  it('validate writes its result without making process.stdout, which for a pipe loads node:net', async () => {
+    const loaded = await builtinsLoaded(['validate', 'examples/web.yaml']); // stdout is a pipe here, as in CI
+    expect(loaded).toContain('fs');
+    expect(loaded).not.toContain('net');
+  });
+
   it('the bundle is CommonJS: its chunks load through require(), not Node\'s ES module loader', async () => {
     const { files } = await modulesLoaded(['validate', 'examples/web.yaml']);
     const own = files.filter((f) => f.startsWith(join(ROOT, 'dist', 'cli')));
