@@ -31,14 +31,14 @@ interface Loaded {
 async function modulesLoaded(args: string[], code = 0, stderr = ''): Promise<Loaded> {
   const dir = await mkdtemp(join(tmpdir(), 'plait-start-'));
   dirs.push(dir);
-  const hook = join(dir, 'loaded.mjs');
+  // A CommonJS hook, preloaded with --require: one preloaded with --import would start Node's ES module loader itself.
+  const hook = join(dir, 'loaded.cjs');
   const out = join(dir, 'loaded.json');
   await writeFile(hook, [
-    `const { writeFileSync } = process.getBuiltinModule('node:fs');`,
-    `const cache = process.getBuiltinModule('node:module').createRequire(import.meta.url).cache;`,
-    `process.on('exit', () => writeFileSync(${JSON.stringify(out)}, JSON.stringify({ list: process.moduleLoadList, files: Object.keys(cache) })));`,
+    `const { writeFileSync } = require('node:fs');`,
+    `process.on('exit', () => writeFileSync(${JSON.stringify(out)}, JSON.stringify({ list: process.moduleLoadList, files: Object.keys(require.cache) })));`,
   ].join('\n'));
-  const run = await runPlait(args, { cwd: ROOT, env: { NODE_OPTIONS: `--import=${hook}` } });
+  const run = await runPlait(args, { cwd: ROOT, env: { NODE_OPTIONS: `--require=${hook}` } });
   expect(run.stderr).toBe(stderr);
   expect(run.code).toBe(code);
   const { list, files } = JSON.parse(await readFile(out, 'utf8')) as { list: string[]; files: string[] };
@@ -108,6 +108,16 @@ describe('start-up of the bundled CLI', () => {
     } finally {
       await new Promise((r) => server.close(r));
     }
+  });
+
+  it('taking the store\'s lock requires proper-lockfile: Node\'s ES module loader starts no further than for validate', async () => {
+    const store = await mkdtemp(join(tmpdir(), 'plait-start-store-'));
+    dirs.push(store);
+    const esm = (l: Loaded) => l.builtins.filter((m) => m.startsWith('internal/modules/esm/'));
+    const locked = await modulesLoaded(['manifest', 'create', '--store', store, 'esm-loader']);
+    expect(locked.files.some((f) => f.includes('/node_modules/proper-lockfile/'))).toBe(true);
+    // An import() would have loaded the loader's job, translators and resolver (Node 20 has none at start).
+    expect(esm(locked)).toEqual(esm(await modulesLoaded(['validate', 'examples/web.yaml'])));
   });
 
   it('a command that only reads the store does not load proper-lockfile; one that writes it does', async () => {
