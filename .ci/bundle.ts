@@ -46,7 +46,7 @@ const precompiled: Plugin = {
     // smol-toml (registries.conf) is an ES module only, so it cannot stay external to a CommonJS chunk that imports
     // it statically; it is small, and bundled it costs no resolution either.
     b.onResolve({ filter: /^smol-toml$/ }, () => ({ path: require.resolve('smol-toml') }));
-    // The two undici modules src/transports/http.ts imports, with the ~26 they require, inside the bundle: one read
+    // The two undici modules src/transports/http.ts imports, with the 24 they require, inside the bundle: one read
     // and compilation of a chunk instead of a resolution, read and compilation each at every registry command.
     b.onResolve({ filter: /^undici\/lib\// }, (args) => ({ path: require.resolve(args.path) }));
     // What those modules require only in the moment it is needed stays in node_modules, read then as now: llhttp's

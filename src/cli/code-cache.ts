@@ -11,7 +11,7 @@ import { beforeV8FlagChange, v8FlagsSet } from '../v8-flags.js';
 // top level that a cache made right after compiling holds (measured on Node 20: that one did not speed validate up
 // at all). Node ≥ 22.1's module.enableCompileCache() makes its entries that way, when a module is compiled, so it is
 // used only for what this one leaves to Node (ES modules, and CommonJS modules that may import()): with it alone,
-// validate on Node 24 took 66 ms, with this one 56 ms (node -e 0: 32 ms; medians of 20 alternated runs).
+// validate on Node 24 took 88 ms, with this one 77 ms (node -e 0: 42 ms; medians of 40 alternated runs).
 //
 // What keeps a cache honest: V8 itself refuses one made by another V8, with other flags (see src/v8-flags.ts for
 // the flags plait changes while running: an entry is kept per set of flags, and a run writes what it compiled before
