@@ -19,6 +19,21 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
+/**
+ * Write a new file and fsync it, without a temp file or rename: for files in a directory that no reader sees yet (a
+ * staging dir renamed into place once it is complete), where a half-written file is never read. The caller fsyncs
+ * the directory once for all its files before renaming it.
+ */
+export async function writeNewFileDurable(target: string, data: Buffer | string, mode = 0o644): Promise<void> {
+  const fh = await open(target, 'wx', mode);
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
 export async function writeFileAtomic(target: string, data: Buffer | string, mode = 0o644): Promise<void> {
   await mkdir(dirname(target), { recursive: true });
   const tmp = tempPathFor(target);

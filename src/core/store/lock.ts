@@ -1,11 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { stat, readFile, writeFile, utimes, unlink } from 'node:fs/promises';
+import { mkdir, open, stat, readFile, writeFile, utimes, unlink } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorCodes, PlaitError } from '../../errors.js';
-import { writeFileAtomic } from '../../fsutil.js';
 import { errnoCode, storeError } from './layout.js';
 import { KeyedMutex } from './mutex.js';
 import { sweepTempFiles } from './sweep.js';
@@ -55,7 +54,8 @@ function lockedError(subject: string, lockDir: string, timeoutMs: number, holder
   });
 }
 
-/** Lock dirs whose writeFileAtomic debris (a writer killed while creating a target) this process has swept. */
+/** Lock dirs this process has swept of temp files (earlier versions made a target with a temp file and a rename,
+ * and a writer killed in between left one). */
 const sweptDirs = new Set<string>();
 
 async function ensureTarget(target: string): Promise<void> {
@@ -68,7 +68,15 @@ async function ensureTarget(target: string): Promise<void> {
     await stat(target);
   } catch (e) {
     if (errnoCode(e) !== 'ENOENT') throw storeError('cannot stat lock file', target, e);
-    await writeFileAtomic(target, '');
+    // The target is an empty file that only names the lock (its lock dir is `<target>.lock`): its bytes are never
+    // read and a crash that loses it loses nothing, so it is created in place (appending: racing creators are fine),
+    // without the temp file, rename and fsyncs a data file gets.
+    try {
+      await mkdir(dirname(target), { recursive: true });
+      await (await open(target, 'a')).close();
+    } catch (e2) {
+      throw storeError('cannot create lock file', target, e2);
+    }
   }
 }
 

@@ -53,8 +53,14 @@ function readRecordMetaNow(layout: Layout, id: string): ListRecord | undefined {
   return { id: parsed.id, names: [...parsed.names], created: parsed.created };
 }
 
-export async function writeRecordMeta(layout: Layout, meta: ListRecord, path = layout.recordFile(meta.id)): Promise<void> {
-  const body = JSON.stringify({ id: meta.id, names: meta.names, created: meta.created }, null, 2) + '\n';
+/** record.json's bytes. */
+export function recordMetaBody(meta: ListRecord): string {
+  return JSON.stringify({ id: meta.id, names: meta.names, created: meta.created }, null, 2) + '\n';
+}
+
+export async function writeRecordMeta(layout: Layout, meta: ListRecord): Promise<void> {
+  const path = layout.recordFile(meta.id);
+  const body = recordMetaBody(meta);
   try {
     await writeFileAtomic(path, body);
   } catch (e) {

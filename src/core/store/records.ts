@@ -2,12 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ErrorCodes, PlaitError } from '../../errors.js';
-import { fsyncDir, writeFileAtomic } from '../../fsutil.js';
+import { failpoint, fsyncDir, writeFileAtomic, writeNewFileDurable } from '../../fsutil.js';
 import { checkId, checkItemName, checkName, errnoCode, isId, isIdPrefix, RECORD_FILE, storeError } from './layout.js';
 import type { Layout } from './layout.js';
 import { withFileLock } from './lock.js';
 import { claimName, isClaimedBy, nameConflict, nameOwner, nameOwnerRecord, releaseName } from './names.js';
-import { readRecordMeta, writeRecordMeta } from './recordfile.js';
+import { readRecordMeta, recordMetaBody, writeRecordMeta } from './recordfile.js';
 import { readStoreFile } from './read.js';
 import type { ListRecord } from './recordfile.js';
 
@@ -94,9 +94,17 @@ export async function createRecord(layout: Layout, options: CreateRecordOptions)
     }
     const staging = join(layout.lists, `.new-${id}-${process.pid}-${randomBytes(4).toString('hex')}`);
     try {
+      // Nobody reads the staging dir before it is renamed into place, so its files need no temp file and rename of
+      // their own: they are written side by side, each fsynced, and the dir is fsynced once before the rename.
       await mkdir(staging, { recursive: true });
-      for (const [item, data] of items) await writeFileAtomic(join(staging, item), data);
-      await writeRecordMeta(layout, { id, names, created: new Date().toISOString() }, join(staging, RECORD_FILE));
+      // All settle before a failure is thrown, so the cleanup below does not race a write still under way.
+      const written = await Promise.allSettled([
+        ...items.map(([item, data]) => writeNewFileDurable(join(staging, item), data)),
+        writeNewFileDurable(join(staging, RECORD_FILE), recordMetaBody({ id, names, created: new Date().toISOString() })),
+      ]);
+      for (const w of written) if (w.status === 'rejected') throw w.reason;
+      await fsyncDir(staging);
+      failpoint('before-record-rename');
       await rename(staging, dir);
       await fsyncDir(layout.lists);
     } catch (e) {

@@ -2,6 +2,7 @@
 //   append <entry>         take the list lock, read entries.json, append <entry>, write it back
 //   write <item> <text>    overwrite one item (the crash test runs this with PLAIT_FAILPOINT=before-rename)
 //   fact <digest> <text>  put a fact (the crash test runs this with PLAIT_FAILPOINT=before-rename)
+//   create <name>          create a record of that name (the crash test runs this with PLAIT_FAILPOINT=before-record-rename)
 //   hold <stale>           take the lock, print "locked", then wait until killed
 //   try <timeoutMs>        try to take the lock; print {"ok":true} or the error's code/retryable/message as JSON
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -26,6 +27,9 @@ switch (mode) {
   }
   case 'write':
     await store.writeItems(id, { [arg1 ?? 'manifest']: Buffer.from(arg2 ?? '') });
+    break;
+  case 'create':
+    await store.createRecord({ names: [id], items: { manifest: Buffer.from('{}'), 'instances.json': Buffer.from('{}') } });
     break;
   case 'fact':
     await store.putFact('crash-test', arg1 ?? '', { text: arg2 ?? '' });

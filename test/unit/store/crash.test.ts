@@ -1,7 +1,8 @@
 // A writer SIGKILLed between fsync and rename (PLAIT_FAILPOINT=before-rename) leaves the previous item bytes intact;
-// its temp file is swept by the next run at once (its writer is gone), or once it is older than a minute. A writer
-// SIGKILLed while it creates a lock target (the first lock of a list, or of the names index, writes an empty target
-// file atomically) leaves a temp file in locks/; the next run that takes a lock there sweeps it.
+// its temp file is swept by the next run at once (its writer is gone), or once it is older than a minute. A record
+// creation SIGKILLed before its staging dir is renamed into place (before-record-rename) leaves no record and no
+// name, and its staging dir goes with the next run. Lock targets are empty files made in place, without temp files;
+// a temp file an earlier version left in locks/ is swept by the next run that takes a lock there.
 import { readdir, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -73,20 +74,43 @@ describe('crash during an item write', () => {
   });
 });
 
-describe('crash while creating a lock target', () => {
-  it('leaves no temp file in locks/ once the next run takes that lock', async () => {
+describe('crash while creating a record', () => {
+  it('leaves no record and no name, and the next run sweeps the staging dir and can create it', async () => {
+    const storeRoot = join(root, 'store');
+    const r = await runChild(['create', storeRoot, 'fresh'], { PLAIT_FAILPOINT: 'before-record-rename' });
+    expect(r.signal).toBe('SIGKILL');
+    const lists = join(storeRoot, 'lists');
+    const staged = (await readdir(lists)).filter((f) => f.startsWith('.new-'));
+    expect(staged).toHaveLength(1);
+    // Every file of the staging dir was written whole before the kill: the rename is all that was missing.
+    expect((await readdir(join(lists, staged[0]!))).sort()).toEqual(['instances.json', 'manifest', 'record.json']);
+    const store = await Store.open(storeRoot);
+    expect(await store.resolve('fresh')).toBeUndefined();
+
+    const ok = await runChild(['create', storeRoot, 'fresh']);
+    expect(ok.code).toBe(0);
+    const after = await Store.open(storeRoot);
+    expect((await readdir(lists)).filter((f) => f.startsWith('.'))).toEqual([]);
+    const rec = await after.getRecord('fresh');
+    expect((await after.readItem(rec.id, 'manifest'))?.toString()).toBe('{}');
+  });
+});
+
+describe('lock targets', () => {
+  it('are made without temp files, and a temp file left in locks/ goes with the next lock there', async () => {
     const storeRoot = join(root, 'store');
     const store = await Store.open(storeRoot);
     const id = await store.createRecord({ names: ['locky'], items: { 'entries.json': Buffer.from('[]') } });
     const locks = join(storeRoot, 'locks');
     const temps = async () => (await readdir(locks)).filter((f) => f.includes('.tmp-'));
-
-    const r = await runChild(['append', storeRoot, id, 'one'], { PLAIT_FAILPOINT: 'before-rename' });
-    expect(r.signal).toBe('SIGKILL');
-    expect(await temps()).toHaveLength(1);
+    expect(await temps()).toEqual([]);
+    // What a writer killed while creating a target as a data file (as earlier versions did) left: pid 2^22+1 is
+    // above the largest pid_max Linux allows, so no process has it.
+    await writeFile(join(locks, `.${id}.tmp-4194305-0badc0de`), '');
 
     const ok = await runChild(['append', storeRoot, id, 'two']);
     expect(ok.code).toBe(0);
     expect(await temps()).toEqual([]);
+    expect((await readdir(locks)).sort()).toEqual([id, 'records']);
   });
 });
