@@ -21,32 +21,26 @@ export async function fsyncDir(dir: string): Promise<void> {
 
 /**
  * Write a new file and fsync it, without a temp file or rename: for files in a directory that no reader sees yet (a
- * staging dir renamed into place once it is complete), where a half-written file is never read. The caller fsyncs
- * the directory once for all its files before renaming it.
+ * staging dir renamed into place once it is complete), where a half-written file is never read, and for the temp
+ * file of writeFileAtomic. A write that fails removes the file. The caller fsyncs the directory.
  */
 export async function writeNewFileDurable(target: string, data: Buffer | string, mode = 0o644): Promise<void> {
   const fh = await open(target, 'wx', mode);
   try {
     await fh.writeFile(data);
     await fh.sync();
-  } finally {
+  } catch (e) {
     await fh.close();
+    await unlink(target).catch(() => undefined);
+    throw e;
   }
+  await fh.close();
 }
 
 export async function writeFileAtomic(target: string, data: Buffer | string, mode = 0o644): Promise<void> {
   await mkdir(dirname(target), { recursive: true });
   const tmp = tempPathFor(target);
-  const fh = await open(tmp, 'wx', mode);
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } catch (e) {
-    await fh.close();
-    await unlink(tmp).catch(() => undefined);
-    throw e;
-  }
-  await fh.close();
+  await writeNewFileDurable(tmp, data, mode);
   failpoint('before-rename');
   try {
     await rename(tmp, target);
