@@ -15,8 +15,10 @@ import { beforeV8FlagChange, v8FlagsSet } from '../v8-flags.js';
 //
 // What keeps a cache honest: V8 itself refuses one made by another V8, with other flags (see src/v8-flags.ts for
 // the flags plait changes while running: an entry is kept per set of flags, and a run writes what it compiled before
-// each change first) or for a source of another length. V8 does not hash the source, so each
-// entry begins with the CRC-32 and the length of the source it was made from; an entry for other text is a miss.
+// each change first) or for a source of another length. V8 does not compare the source itself, so each entry holds
+// the module's path and flags and its whole source, and is used only when both are byte for byte those of the module
+// now compiled: neither an edit of the same length nor a hash that clashes can run old code. Comparing costs a copy of the text and a
+// memcmp; a CRC-32 of it cost loading node:zlib, which loads the stream modules with it.
 // Entries are written to a temporary file and renamed, so a reader never sees half of one. They live where Node's
 // own cache would (NODE_COMPILE_CACHE, else the temporary directory: plait-code-cache-<uid>, mode 0700), one
 // directory per Node version and architecture, one file per module path and flags; NODE_DISABLE_COMPILE_CACHE turns
@@ -32,12 +34,41 @@ interface LoadingModule {
 interface Unwritten {
   file: string;
   script: Script;
-  header: Buffer;
+  /** The entry up to the cached data: header, key, source. */
+  head: Buffer;
 }
 
-const MAGIC = 0x706c6363; // "plcc"
-const HEADER = 12; // magic, CRC-32 of the source, its length (UTF-16 units, as V8 counts)
+// An entry: magic, the key's length and the source's length in bytes (u32 LE each), the key (UTF-8 of the module's
+// path, a NUL and the V8 flags set), the source (UTF-8), then V8's cached data.
+const MAGIC = 0x32636c70; // "plc2"
+const HEADER = 12;
 const DYNAMIC_IMPORT = /\bimport\s*\(/;
+
+/** The entry's file name for a key: FNV-1a, 32 bits. A clash costs only misses, since the entry holds its key. */
+export function entryName(key: string): string {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) hash = Math.imul(hash ^ key.charCodeAt(i), 0x01000193);
+  return `${(hash >>> 0).toString(16).padStart(8, '0')}.cache`;
+}
+
+/** The cached data of `entry` if it was made for exactly this key and source, else undefined. */
+export function cachedDataOf(entry: Buffer, key: Buffer, source: Buffer): Buffer | undefined {
+  const start = HEADER + key.length;
+  const end = start + source.length;
+  if (entry.length <= end || entry.readUInt32LE(0) !== MAGIC) return undefined;
+  if (entry.readUInt32LE(4) !== key.length || entry.readUInt32LE(8) !== source.length) return undefined;
+  if (!entry.subarray(HEADER, start).equals(key) || !entry.subarray(start, end).equals(source)) return undefined;
+  return entry.subarray(end);
+}
+
+/** What an entry for this key and source begins with; its cached data follows. */
+export function entryHead(key: Buffer, source: Buffer): Buffer {
+  const header = Buffer.alloc(HEADER);
+  header.writeUInt32LE(MAGIC, 0);
+  header.writeUInt32LE(key.length, 4);
+  header.writeUInt32LE(source.length, 8);
+  return Buffer.concat([header, key, source]);
+}
 
 /** Where this runtime's entries go (undefined: the cache is switched off), and whether its parent must be checked. */
 export function codeCacheDir(env: NodeJS.ProcessEnv = process.env): { dir: string; base: string; chosen: boolean } | undefined {
@@ -69,34 +100,33 @@ export function installCodeCache(): void {
   const trusted = (): boolean => ownDirectory(fs, dir) && (chosen || ownDirectory(fs, base));
   let readable = trusted();
   const vm = process.getBuiltinModule('node:vm');
-  const { crc32 } = process.getBuiltinModule('node:zlib');
   const proto = (module as unknown as { prototype: LoadingModule }).prototype;
   const compile = proto._compile;
   const unwritten: Unwritten[] = [];
   let writable = true;
 
   proto._compile = function (this: LoadingModule, content: string, filename: string, format?: string): unknown {
-    // A vm script can import() only with a loader callback that Node 20 calls experimental, and one that came from a
-    // code cache loses it: a module that may import() is compiled by Node (plait's own import() is one small module).
-    if (typeof content !== 'string' || (format !== undefined && format !== 'commonjs') || DYNAMIC_IMPORT.test(content)) {
+    if (typeof content !== 'string' || (format !== undefined && format !== 'commonjs')) {
       return compile.call(this, content, filename, format);
     }
     // One entry per module and set of flags: a module that one command compiles before a flag is set and another
     // after it has two caches, each of which V8 accepts, rather than one that each command refuses in turn.
-    const file = join(dir, `${crc32(`${filename}\0${v8FlagsSet()}`).toString(16).padStart(8, '0')}.cache`);
-    const header = Buffer.alloc(HEADER);
-    header.writeUInt32LE(MAGIC, 0);
-    header.writeUInt32LE(crc32(content), 4);
-    header.writeUInt32LE(content.length, 8);
+    const keyText = `${filename}\0${v8FlagsSet()}`;
+    const file = join(dir, entryName(keyText));
+    const key = Buffer.from(keyText);
+    const source = Buffer.from(content);
     let cachedData: Buffer | undefined;
     if (readable) {
       try {
-        const entry = fs.readFileSync(file);
-        if (entry.length > HEADER && entry.subarray(0, HEADER).equals(header)) cachedData = entry.subarray(HEADER);
+        cachedData = cachedDataOf(fs.readFileSync(file), key, source);
       } catch {
         // no entry yet
       }
     }
+    // A vm script can import() only with a loader callback that Node 20 calls experimental, and one that came from a
+    // code cache loses it: a module that may import() is compiled by Node (plait's own import() is one small module).
+    // Entries are written only for modules that have none, so a module whose entry matched needs no second look.
+    if (cachedData === undefined && DYNAMIC_IMPORT.test(content)) return compile.call(this, content, filename, format);
     // The function wrapper Node's loader puts around a module, on a line of its own so that lines and columns in
     // stack traces (and the source maps they are looked up in) stay the file's. A hashbang is valid only as a
     // script's first characters: it becomes a comment of the same width.
@@ -106,13 +136,13 @@ export function installCodeCache(): void {
       lineOffset: -1,
       cachedData,
     });
-    if (cachedData === undefined || script.cachedDataRejected === true) unwritten.push({ file, script, header });
+    if (cachedData === undefined || script.cachedDataRejected === true) unwritten.push({ file, script, head: entryHead(key, source) });
     const wrapper = script.runInThisContext({ displayErrors: true }) as (...args: unknown[]) => unknown;
     return wrapper.call(this.exports, this.exports, module.createRequire(filename), this, filename, dirname(filename));
   };
 
   const write = (): void => {
-    for (const { file, script, header } of unwritten.splice(0)) {
+    for (const { file, script, head } of unwritten.splice(0)) {
       if (!writable) return;
       const temp = `${file}.${process.pid}.tmp`;
       try {
@@ -121,7 +151,7 @@ export function installCodeCache(): void {
           readable = trusted();
           if (!readable) throw new Error(`${dir} is not a directory of this user's alone`);
         }
-        fs.writeFileSync(temp, Buffer.concat([header, script.createCachedData()]), { mode: 0o600 });
+        fs.writeFileSync(temp, Buffer.concat([head, script.createCachedData()]), { mode: 0o600 });
         fs.renameSync(temp, file);
       } catch {
         writable = false;

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRegistry, type RunningRegistry } from '../../lab/registry.js';
 import { PLAIT_BIN, runPlait } from '../../helpers/cli.js';
+import { cachedDataOf, entryHead, entryName } from '../../../src/cli/code-cache.js';
 
 // The bundled CLI's code cache between runs (src/cli/code-cache.ts; beside it, Node's own on Node ≥ 22.1 for what
 // plait's leaves to Node). These check what is on disk and what a run then does, not how fast it is.
@@ -88,7 +89,7 @@ describe('plait keeps compiled code between runs', () => {
     expect(written.size).toBeGreaterThan(5);
     for (const name of written.keys()) {
       const head = await readFile(join(home, BASE, name));
-      expect(head.readUInt32LE(0)).toBe(0x706c6363);
+      expect(head.readUInt32LE(0)).toBe(0x32636c70);
     }
   });
 
@@ -106,7 +107,7 @@ describe('plait keeps compiled code between runs', () => {
 
   it('an entry made for other text of the same length is not used', async () => {
     // A copy of the package whose validate chunk then changes by one word of the same length: V8 checks only a
-    // source's length, so without the entry's own CRC it would run the code it cached for the old text.
+    // source's length, so without the entry's own copy of the text it would run the code it cached for the old text.
     const pkg = await cacheHome();
     await cp(join(ROOT, 'dist'), join(pkg, 'dist'), { recursive: true });
     await cp(join(ROOT, 'package.json'), join(pkg, 'package.json'));
@@ -121,6 +122,27 @@ describe('plait keeps compiled code between runs', () => {
     expect(text).toContain(' valid\n');
     await writeFile(join(chunks, chunk!), text.replace(' valid\n', ' VALID\n'));
     expect((await validate(home, bin)).stdout.toString()).toBe('1 spec VALID\n');
+  });
+
+  it('an entry under another module\'s name is not used (its key is checked, not only its file name)', async () => {
+    // File names are a 32-bit hash of the key; were two keys to clash, each module would find the other's entry.
+    const home = await cacheHome();
+    expect((await validate(home)).code).toBe(0);
+    const before = await entries(home);
+    const bySize = await Promise.all([...before.keys()].map(async (k) => ({ k, size: (await stat(join(home, BASE, k))).size })));
+    const [a, b] = bySize.sort((x, y) => y.size - x.size).map((e) => join(home, BASE, e.k));
+    const [textA, textB] = [await readFile(a!), await readFile(b!)];
+    await writeFile(a!, textB);
+    await writeFile(b!, textA);
+    const run = await validate(home);
+    expect(run.stderr).toBe('');
+    expect(run.stdout.toString()).toBe('1 spec valid\n');
+    const after = await entries(home);
+    const rewritten = [...after].filter(([k, ino]) => before.get(k) !== ino).map(([k]) => join(home, BASE, k));
+    expect(rewritten.sort()).toEqual([a!, b!].sort());
+    // Each is its own module's entry again: the same key and source (V8's data may differ from run to run).
+    const head = (entry: Buffer) => entry.subarray(0, 12 + entry.readUInt32LE(4) + entry.readUInt32LE(8));
+    expect(head(await readFile(a!)).equals(head(textA))).toBe(true);
   });
 
   it('no cache directory, or one that cannot be written, is no cache: the run goes on', async () => {
@@ -173,5 +195,32 @@ describe.skipIf(!NODE_HAS_ITS_OWN)('Node ≥ 22.1: Node\'s own compile cache is 
     const runtimes = await readdir(join(home, 'node-compile-cache')); // Node's, one directory per runtime
     expect(runtimes.length).toBe(1);
     expect((await readdir(join(home, 'node-compile-cache', runtimes[0]!))).length).toBeGreaterThan(0);
+  });
+});
+
+describe('an entry is used only for its own key and text', () => {
+  const key = Buffer.from('/x/dist/cli/chunks/a.js\0');
+  const source = Buffer.from('exports.a = "é — 1";\n');
+  const data = Buffer.from([1, 2, 3, 4]);
+  const entry = Buffer.concat([entryHead(key, source), data]);
+
+  it('gives back the cached data for the same key and text', () => {
+    expect(cachedDataOf(entry, key, source)).toEqual(data);
+  });
+
+  it('refuses another text of the same length, another key, a cut entry and another format', () => {
+    expect(cachedDataOf(entry, key, Buffer.from('exports.a = "é — 2";\n'))).toBeUndefined();
+    expect(cachedDataOf(entry, Buffer.from('/x/dist/cli/chunks/b.js\0'), source)).toBeUndefined();
+    expect(cachedDataOf(entry, Buffer.from('/x/dist/cli/chunks/a.js\0--expose-gc'), source)).toBeUndefined();
+    expect(cachedDataOf(entry.subarray(0, entry.length - data.length), key, source)).toBeUndefined();
+    const other = Buffer.from(entry);
+    other.writeUInt32LE(0x706c6363, 0); // the first format's magic
+    expect(cachedDataOf(other, key, source)).toBeUndefined();
+  });
+
+  it('names entries by a hash of the key: the same key, the same name', () => {
+    expect(entryName('/a\0')).toBe(entryName('/a\0'));
+    expect(entryName('/a\0')).not.toBe(entryName('/b\0'));
+    expect(entryName('/a\0')).toMatch(/^[0-9a-f]{8}\.cache$/);
   });
 });
