@@ -23,7 +23,8 @@ import { beforeV8FlagChange, v8FlagsSet } from '../v8-flags.js';
 // own cache would (NODE_COMPILE_CACHE, else the temporary directory: plait-code-cache-<uid>, mode 0700), one
 // directory per Node version and architecture, one file per module path and flags; NODE_DISABLE_COMPILE_CACHE turns
 // this one off as it does Node's. A cache that cannot be read or written is no cache: the module is compiled as Node
-// would, and the run goes on.
+// would, and the run goes on. Chunk names change with their content, so each build leaves entries no run will read:
+// a run that wrote entries removes, as it ends, those whose module file is gone and those of another format.
 
 /** What Node's CommonJS loader calls to compile and run a module's text (Module.prototype._compile). */
 interface LoadingModule {
@@ -59,6 +60,52 @@ export function cachedDataOf(entry: Buffer, key: Buffer, source: Buffer): Buffer
   if (entry.readUInt32LE(4) !== key.length || entry.readUInt32LE(8) !== source.length) return undefined;
   if (!entry.subarray(HEADER, start).equals(key) || !entry.subarray(start, end).equals(source)) return undefined;
   return entry.subarray(end);
+}
+
+const STALE_TEMP_MS = 60 * 60 * 1000;
+
+/**
+ * Remove the entries in `dir` that no run can use again: those of another format (an older plait's) and those whose
+ * module file is gone (a rebuilt or removed install: chunk names change with their content), and temporary files a
+ * run that crashed left over an hour ago. `skip` names entries known good (this run's). Anything unreadable is kept.
+ */
+export function pruneEntries(fs: typeof FS, dir: string, skip: ReadonlySet<string> = new Set()): void {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return;
+  }
+  const head = Buffer.alloc(HEADER + 4096);
+  for (const name of names) {
+    const path = join(dir, name);
+    if (skip.has(path)) continue;
+    try {
+      if (name.endsWith('.tmp')) {
+        if (Date.now() - fs.statSync(path).mtimeMs > STALE_TEMP_MS) fs.unlinkSync(path);
+        continue;
+      }
+      if (!name.endsWith('.cache')) continue;
+      const fd = fs.openSync(path, 'r');
+      let got: number;
+      try {
+        got = fs.readSync(fd, head, 0, head.length, 0);
+      } finally {
+        fs.closeSync(fd);
+      }
+      let gone = got < HEADER || head.readUInt32LE(0) !== MAGIC;
+      if (!gone) {
+        const keyLength = head.readUInt32LE(4);
+        if (HEADER + keyLength > got) continue; // a key longer than we read: keep it rather than guess
+        const key = head.toString('utf8', HEADER, HEADER + keyLength);
+        const end = key.indexOf('\0');
+        gone = !fs.existsSync(end < 0 ? key : key.slice(0, end));
+      }
+      if (gone) fs.unlinkSync(path);
+    } catch {
+      // another run removed or replaced it first, or it cannot be read: leave it
+    }
+  }
 }
 
 /** What an entry for this key and source begins with; its cached data follows. */
@@ -141,9 +188,10 @@ export function installCodeCache(): void {
     return wrapper.call(this.exports, this.exports, module.createRequire(filename), this, filename, dirname(filename));
   };
 
+  const written = new Set<string>();
   const write = (): void => {
     for (const { file, script, head } of unwritten.splice(0)) {
-      if (!writable) return;
+      if (!writable) break;
       const temp = `${file}.${process.pid}.tmp`;
       try {
         if (!readable) {
@@ -153,6 +201,7 @@ export function installCodeCache(): void {
         }
         fs.writeFileSync(temp, Buffer.concat([head, script.createCachedData()]), { mode: 0o600 });
         fs.renameSync(temp, file);
+        written.add(file);
       } catch {
         writable = false;
         try {
@@ -164,5 +213,10 @@ export function installCodeCache(): void {
     }
   };
   beforeV8FlagChange(write);
-  process.on('exit', write);
+  // A run that wrote entries (after a new install, an upgrade or with a new set of flags) also clears out the dead
+  // ones as it ends; a run whose every module hit its entry costs nothing more.
+  process.on('exit', () => {
+    write();
+    if (written.size > 0) pruneEntries(fs, dir, written);
+  });
 }

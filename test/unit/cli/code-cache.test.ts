@@ -1,4 +1,4 @@
-import { chmod, cp, mkdir, mkdtemp, readFile, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, cp, mkdir, mkdtemp, readFile, readdir, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import module from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -143,6 +143,36 @@ describe('plait keeps compiled code between runs', () => {
     // Each is its own module's entry again: the same key and source (V8's data may differ from run to run).
     const head = (entry: Buffer) => entry.subarray(0, 12 + entry.readUInt32LE(4) + entry.readUInt32LE(8));
     expect(head(await readFile(a!)).equals(head(textA))).toBe(true);
+  });
+
+  it('a run that writes entries removes the dead ones: another format\'s, a gone module\'s, a crashed run\'s temp', async () => {
+    const home = await cacheHome();
+    const dir = join(home, BASE, `${process.version}-${process.arch}`);
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await chmod(join(home, BASE), 0o700);
+    const old = join(dir, '0badf00d.cache');
+    const gone = join(dir, entryName('/nowhere/chunk.js\0'));
+    const staleTemp = join(dir, '0badf00d.cache.4242.tmp');
+    const freshTemp = join(dir, '0badf00d.cache.4343.tmp');
+    const other = join(dir, 'README');
+    const oldFormat = Buffer.alloc(64);
+    oldFormat.writeUInt32LE(0x706c6363, 0);
+    await writeFile(old, oldFormat);
+    await writeFile(gone, Buffer.concat([entryHead(Buffer.from('/nowhere/chunk.js\0'), Buffer.from('exports.x = 1;\n')), Buffer.from([1])]));
+    await writeFile(staleTemp, 'half an entry');
+    await writeFile(freshTemp, 'another run is writing this one');
+    await writeFile(other, 'not ours to judge');
+    const hourAndMore = new Date(Date.now() - 2 * 60 * 60 * 1000);
+    await utimes(staleTemp, hourAndMore, hourAndMore);
+    expect((await validate(home)).code).toBe(0);
+    const left = await readdir(dir);
+    for (const dead of [old, gone, staleTemp]) expect(left).not.toContain(dead.slice(dir.length + 1));
+    for (const kept of [freshTemp, other]) expect(left).toContain(kept.slice(dir.length + 1));
+    expect(left.filter((n) => n.endsWith('.cache')).length).toBeGreaterThan(5); // this run's own
+    // A run that only reads entries does not look at the others.
+    await writeFile(old, oldFormat);
+    expect((await validate(home)).code).toBe(0);
+    expect(await readdir(dir)).toContain('0badf00d.cache');
   });
 
   it('no cache directory, or one that cannot be written, is no cache: the run goes on', async () => {
