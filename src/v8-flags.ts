@@ -8,6 +8,13 @@
 
 type Listener = () => void;
 
+/**
+ * WebAssembly compiled by the baseline tier alone (Liftoff), never tiered up to the optimising one. A flag set at
+ * run time does not bring the flags it implies with it: on Node 24 (V8 13) `--liftoff-only` alone still let hot
+ * functions tier up, so the two tier-up flags it implies at start-up are turned off by name as well.
+ */
+export const WASM_BASELINE_ONLY = '--liftoff-only --no-wasm-tier-up --no-wasm-dynamic-tiering';
+
 const listeners = new Set<Listener>();
 const changes: string[] = [];
 

@@ -1,7 +1,7 @@
 import type { Agent as UndiciAgent, Dispatcher } from 'undici';
 import UndiciAgentClass from 'undici/lib/dispatcher/agent.js';
 import apiRequest from 'undici/lib/api/api-request.js';
-import { setV8Flags } from '../v8-flags.js';
+import { setV8Flags, WASM_BASELINE_ONLY } from '../v8-flags.js';
 
 // The two parts of undici plait uses: its connection-pooling Agent and the request API. undici's index module loads
 // all of undici (fetch, WebSocket, EventSource, caches, mocks: some 60 modules); importing it cost 0.2–0.4 s of every
@@ -12,10 +12,11 @@ import { setV8Flags } from '../v8-flags.js';
 // compile instead of some 26 resolutions, reads and compilations at every registry command's start.
 
 // undici parses HTTP with a WebAssembly build of llhttp, compiled on its first connection; letting V8's optimising
-// tier compile it costs ~35 MiB of resident memory for no measurable gain on a registry's short responses, so the
-// baseline compiler does it alone. Set here, where undici is loaded, so that a command that never talks HTTP
-// (validate, a run on OCI layouts only) does not load node:v8 (and the stream modules it pulls in) for it.
-setV8Flags('--liftoff-only');
+// tier compile it costs ~20–35 MiB of resident memory and, on Node 24, ~45 ms of a no-op reconcile's wall (its
+// background compile of the parser) for no measurable gain on a registry's short responses, so the baseline compiler
+// does it alone. Set here, where undici is loaded, so that a command that never talks HTTP (validate, a run on OCI
+// layouts only) does not load node:v8 (and the stream modules it pulls in) for it.
+setV8Flags(WASM_BASELINE_ONLY);
 
 export const Agent = UndiciAgentClass;
 export type Agent = UndiciAgent;
