@@ -1,7 +1,6 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { rootCertificates } from 'node:tls';
 import { PlaitError, ErrorCodes } from '../../errors.js';
 
 // TLS the way containers/image sets it up for a registry host: the system roots plus every `*.crt` found in the
@@ -27,14 +26,6 @@ export function certDirsFor(host: string, certDir?: string, env: NodeJS.ProcessE
 
 export async function loadTlsFiles(host: string, certDir?: string, env?: NodeJS.ProcessEnv): Promise<TlsFiles> {
   const out: TlsFiles = { ca: [] };
-  const extra = (env ?? process.env).NODE_EXTRA_CA_CERTS;
-  if (extra) {
-    try {
-      out.extraRoots = [await readFile(extra, 'utf8')];
-    } catch {
-      // Node itself only warns about an unreadable NODE_EXTRA_CA_CERTS; do the same by ignoring it.
-    }
-  }
   for (const dir of certDirsFor(host, certDir, env)) {
     let names: string[];
     try {
@@ -61,13 +52,26 @@ export async function loadTlsFiles(host: string, certDir?: string, env?: NodeJS.
     // containers/image stops at the first directory that exists.
     if (names.length > 0) break;
   }
+  // Needed only beside CAs of our own (see connectOptions); without them Node's default roots already hold it.
+  const extra = (env ?? process.env).NODE_EXTRA_CA_CERTS;
+  if (extra && out.ca.length > 0) {
+    try {
+      out.extraRoots = [await readFile(extra, 'utf8')];
+    } catch {
+      // Node itself only warns about an unreadable NODE_EXTRA_CA_CERTS; do the same by ignoring it.
+    }
+  }
   return out;
 }
 
-/** undici `connect` options: extra CAs are added to, not instead of, the system roots. */
+/**
+ * undici `connect` options: extra CAs are added to, not instead of, the system roots. node:tls is loaded only then
+ * (undici loads it at a first https connection): a run that speaks plain HTTP, or TLS with the default roots, does
+ * not set it up at start (~1.5 MiB of a no-op's peak RSS on Node 24).
+ */
 export function connectOptions(files: TlsFiles, verify: boolean): Record<string, unknown> {
   const o: Record<string, unknown> = { rejectUnauthorized: verify };
-  if (files.ca.length > 0) o.ca = [...rootCertificates, ...files.extraRoots ?? [], ...files.ca];
+  if (files.ca.length > 0) o.ca = [...process.getBuiltinModule('node:tls').rootCertificates, ...files.extraRoots ?? [], ...files.ca];
   if (files.cert && files.key) {
     o.cert = files.cert;
     o.key = files.key;
