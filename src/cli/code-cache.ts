@@ -17,8 +17,8 @@ import { beforeV8FlagChange, v8FlagsSet } from '../v8-flags.js';
 // the flags plait changes while running: an entry is kept per set of flags, and a run writes what it compiled before
 // each change first) or for a source of another length. V8 does not compare the source itself, so each entry holds
 // the module's path and flags and its whole source, and is used only when both are byte for byte those of the module
-// now compiled: neither an edit of the same length nor a hash that clashes can run old code. Comparing costs a copy of the text and a
-// memcmp; a CRC-32 of it cost loading node:zlib, which loads the stream modules with it.
+// now compiled: neither an edit of the same length nor a hash that clashes can run old code. Comparing costs a copy
+// of the text and a memcmp; a CRC-32 of it cost loading node:zlib, which loads the stream modules with it.
 // Entries are written to a temporary file and renamed, so a reader never sees half of one. They live where Node's
 // own cache would (NODE_COMPILE_CACHE, else the temporary directory: plait-code-cache-<uid>, mode 0700), one
 // directory per Node version and architecture, one file per module path and flags; NODE_DISABLE_COMPILE_CACHE turns
@@ -52,12 +52,19 @@ export function entryName(key: string): string {
   return `${(hash >>> 0).toString(16).padStart(8, '0')}.cache`;
 }
 
+/** The lengths an entry's header gives, or undefined for bytes that are no entry of this format. */
+function headerOf(entry: Buffer): { keyLength: number; sourceLength: number } | undefined {
+  if (entry.length < HEADER || entry.readUInt32LE(0) !== MAGIC) return undefined;
+  return { keyLength: entry.readUInt32LE(4), sourceLength: entry.readUInt32LE(8) };
+}
+
 /** The cached data of `entry` if it was made for exactly this key and source, else undefined. */
 export function cachedDataOf(entry: Buffer, key: Buffer, source: Buffer): Buffer | undefined {
   const start = HEADER + key.length;
   const end = start + source.length;
-  if (entry.length <= end || entry.readUInt32LE(0) !== MAGIC) return undefined;
-  if (entry.readUInt32LE(4) !== key.length || entry.readUInt32LE(8) !== source.length) return undefined;
+  const header = headerOf(entry);
+  if (header === undefined || entry.length <= end) return undefined;
+  if (header.keyLength !== key.length || header.sourceLength !== source.length) return undefined;
   if (!entry.subarray(HEADER, start).equals(key) || !entry.subarray(start, end).equals(source)) return undefined;
   return entry.subarray(end);
 }
@@ -93,11 +100,11 @@ export function pruneEntries(fs: typeof FS, dir: string, skip: ReadonlySet<strin
       } finally {
         fs.closeSync(fd);
       }
-      let gone = got < HEADER || head.readUInt32LE(0) !== MAGIC;
-      if (!gone) {
-        const keyLength = head.readUInt32LE(4);
-        if (HEADER + keyLength > got) continue; // a key longer than we read: keep it rather than guess
-        const key = head.toString('utf8', HEADER, HEADER + keyLength);
+      const header = headerOf(head.subarray(0, got));
+      let gone = header === undefined;
+      if (header !== undefined) {
+        if (HEADER + header.keyLength > got) continue; // a key longer than we read: keep it rather than guess
+        const key = head.toString('utf8', HEADER, HEADER + header.keyLength);
         const end = key.indexOf('\0');
         gone = !fs.existsSync(end < 0 ? key : key.slice(0, end));
       }
