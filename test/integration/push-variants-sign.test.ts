@@ -139,4 +139,36 @@ describe('push with signers', () => {
     expect(wrong.stderr).not.toContain(PASS);
     expect((await entriesSince(lab.plain.accessLog, mark)).filter((e) => e.path.includes('/signed/other/'))).toEqual([]);
   });
+
+  it('into an oci: layout: refused in one line without --sign-identity, nothing written; with it, every manifest is signed under it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'plait-signed-oci-'));
+    const env = { PLAIT_STORE: join(dir, 'store'), PLAIT_PASSPHRASE: PASS };
+    await plait(env, 'key', 'generate', '--prefix', join(dir, 'cosign'));
+    await plait(env, 'manifest', 'create', 'local');
+    for (const s of peers.singles.slice(0, 2)) await plait(env, 'manifest', 'add', T, 'local', `docker://${s.ref}`);
+    const layout = join(dir, 'layout');
+    const key = ['--sign-by-sigstore-private-key', join(dir, 'cosign.key')];
+    // An OCI layout has no registry name for the signature to claim.
+    const refused = await runPlait(['manifest', 'push', T, ...key, 'local', `oci:${layout}:v1`], { env });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/--sign-identity/);
+    expect(refused.stderr.trim().split('\n')).toHaveLength(1);
+    await expect(readFile(join(layout, 'index.json'))).rejects.toThrow(/ENOENT/);
+    // --sign-identity without a key is a mistake, not a silent no-op.
+    const alone = await runPlait(['manifest', 'push', T, '--sign-identity', `${R}/served/app:v1`, 'local', `oci:${layout}:v1`], { env });
+    expect(alone.code).toBe(1);
+    expect(alone.stderr).toMatch(/--sign-identity needs a --sign-by/);
+
+    await plait(env, 'manifest', 'push', T, ...key, '--sign-identity', `${R}/served/app:v1`, 'local', `oci:${layout}:v1`);
+    const listBytes = await run('skopeo', ['inspect', '--raw', `oci:${layout}:v1`]);
+    const list = JSON.parse(listBytes) as Index;
+    for (const d of [...list.manifests.map((m) => m.digest), sha(listBytes)]) {
+      const sig = JSON.parse(await run('skopeo', ['inspect', '--raw', `oci:${layout}:${d.replace(':', '-')}.sig`])) as { layers: Array<{ digest: string; annotations: Record<string, string> }> };
+      expect(sig.layers).toHaveLength(1);
+      const payloadFile = join(layout, 'blobs', 'sha256', sig.layers[0]!.digest.slice('sha256:'.length));
+      expect(JSON.parse(await readFile(payloadFile, 'utf8'))).toMatchObject({ critical: { identity: { 'docker-reference': `${R}/served/app:v1` }, image: { 'docker-manifest-digest': d } } });
+      await writeFile(join(dir, 'sig.der'), Buffer.from(sig.layers[0]!.annotations['dev.cosignproject.cosign/signature']!, 'base64'));
+      expect(await run('openssl', ['dgst', '-sha256', '-verify', join(dir, 'cosign.pub'), '-signature', join(dir, 'sig.der'), payloadFile])).toContain('Verified OK');
+    }
+  });
 });

@@ -198,6 +198,7 @@ const subcommands: Record<string, (args: string[]) => Promise<number>> = {
       'sign-by-sigstore-private-key': { type: 'string', multiple: true, arg: 'FILE', help: 'sign the list with this sigstore (cosign) private key' },
       'sign-by-gpg-key': { type: 'string', multiple: true, arg: 'FILE', help: 'sign the list with this armored OpenPGP private key' },
       'sign-passphrase-file': { type: 'string', arg: 'FILE', help: "read the keys' passphrase from FILE's first line (default: $PLAIT_PASSPHRASE)" },
+      'sign-identity': { type: 'string', arg: 'REF', help: "sign under this reference (host/repo:tag) instead of DEST's; needed when DEST is an oci: layout" },
       lookaside: { type: 'string', arg: 'DIR', help: 'write GPG signatures to this lookaside directory' },
       referrers: { type: 'boolean', help: "carry each instance's referrers from its source: cosign .sig/.att/.sbom attachments and OCI artifacts with a subject" },
       'referrers-artifact-type': { type: 'string', multiple: true, arg: 'TYPE', help: 'with --referrers: only referrers of this artifact type (repeatable)' },
@@ -214,6 +215,8 @@ const subcommands: Record<string, (args: string[]) => Promise<number>> = {
     const level = values['compression-level'] === undefined ? undefined : Number(values['compression-level']);
     if (level !== undefined && !Number.isInteger(level)) throw new PlaitError(ErrorCodes.E_INVALID, '--compression-level must be an integer');
     const signers = await pushSigners(values);
+    const signIdentity = str(values['sign-identity']);
+    if (signIdentity !== undefined && signers.length === 0) throw new PlaitError(ErrorCodes.E_INVALID, 'manifest push: --sign-identity needs a --sign-by-… key');
     const { id, list } = await List.loadFromImage(store, listName);
     try {
       const dest = openImage(destName, transport, 'destination');
@@ -229,6 +232,7 @@ const subcommands: Record<string, (args: string[]) => Promise<number>> = {
         ...(level !== undefined && { compressionLevel: level }),
         cacheStore: store,
         signers,
+        ...(signIdentity !== undefined && { identities: [signIdentity] }),
         removeSignatures: values['remove-signatures'] === true,
         ...(values.referrers === true && { referrers: { ...(artifactTypes && { artifactTypes }) } }),
       });

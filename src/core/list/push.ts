@@ -243,8 +243,15 @@ export function indentList(bytes: Buffer, listIndent: number | undefined): Buffe
   return listIndent !== undefined && listIndent > 0 ? goIndent(bytes, ' '.repeat(listIndent)) : bytes;
 }
 
-/** The identity a signature names: the destination repository with one of its tags. */
+/**
+ * The identity a signature names: the destination repository with one of its tags. An OCI layout has no registry
+ * name to take it from (containers/image: "Cannot determine canonical Docker reference for destination"), so signing
+ * into one needs the identity given.
+ */
 function identitiesFor(dest: ImageDestination, tags: string[]): string[] {
+  if (dest.name.startsWith('oci:')) {
+    throw new PlaitError(ErrorCodes.E_SIGN, `${dest.name}: cannot sign without an identity: an OCI layout has no registry name; give the reference the list will be pulled as (--sign-identity)`);
+  }
   const name = dest.name.replace(/^docker:\/\//, '');
   const repo = dest.tag !== undefined ? name.slice(0, name.length - dest.tag.length - 1) : name.replace(/@.*$/, '');
   return (tags.length > 0 ? tags : ['latest']).map((t) => `${repo}:${t}`);
@@ -297,7 +304,7 @@ export async function push(store: Store, list: List, dest: ImageDestination, opt
   // Flag credentials go to one registry each: refuse now if the instances' registries and DEST would share one.
   claimRegistries(transport, { source: [...refs.values()], destination: [dest.name] });
   const signers = opts.signers ?? [];
-  const identities = opts.identities ?? identitiesFor(dest, tags);
+  const identities = opts.identities ?? (signers.length > 0 ? identitiesFor(dest, tags) : []);
   // Keys are decrypted and signature storage checked before anything is pushed.
   for (const s of signers) await s.prepare(identities);
   const sourceFor = (d: Digest): ImageSource => {

@@ -75,7 +75,7 @@ async function gpgKeyRead(home: string): Promise<{ code: number | null; stderr: 
   await writeFile(key, 'not a key\n', { mode: 0o600 });
   const store = join(dir, 'store');
   expect((await runPlait(['manifest', 'create', '--store', store, 'gpg'], { env: { TMPDIR: home } })).code).toBe(0);
-  return runPlait(['manifest', 'push', '--store', store, '--sign-by-gpg-key', key, 'gpg', `oci:${join(dir, 'out')}`], { env: { TMPDIR: home } });
+  return runPlait(['manifest', 'push', '--store', store, '--sign-by-gpg-key', key, '--sign-identity', 'localhost/gpg:v1', 'gpg', `oci:${join(dir, 'out')}`], { env: { TMPDIR: home } });
 }
 
 describe('plait keeps compiled code between runs', () => {
