@@ -28,6 +28,22 @@ async function plait(env: NodeJS.ProcessEnv, ...args: string[]) {
 
 interface Index { manifests: Array<{ digest: string; mediaType: string; annotations?: Record<string, string>; platform?: { architecture: string } }> }
 
+interface SigAttachment { layers: Array<{ digest: string; annotations: Record<string, string> }> }
+
+/**
+ * A cosign `.sig` attachment of `digest`: its one layer is the payload (read by `readBlob`), which names `identity`
+ * and `digest`; its annotation is the signature, which openssl verifies with `dir`/cosign.pub.
+ */
+async function expectSigstoreSigned(dir: string, sig: SigAttachment, readBlob: (digest: string) => Promise<string>, identity: string, digest: string): Promise<void> {
+  expect(sig.layers).toHaveLength(1);
+  const payload = await readBlob(sig.layers[0]!.digest);
+  const payloadFile = join(dir, 'payload');
+  await writeFile(payloadFile, payload);
+  expect(JSON.parse(payload)).toMatchObject({ critical: { identity: { 'docker-reference': identity }, image: { 'docker-manifest-digest': digest } } });
+  await writeFile(join(dir, 'sig.der'), Buffer.from(sig.layers[0]!.annotations['dev.cosignproject.cosign/signature']!, 'base64'));
+  expect(await run('openssl', ['dgst', '-sha256', '-verify', join(dir, 'cosign.pub'), '-signature', join(dir, 'sig.der'), payloadFile])).toContain('Verified OK');
+}
+
 describe('push --add-compression zstd', () => {
   it('adds a zstd twin per platform after the gzip entries; skopeo reads each; a second push reuses everything', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'plait-variants-'));
@@ -108,15 +124,8 @@ describe('push with signers', () => {
     const list = JSON.parse(listBytes) as Index;
     const digests = [...list.manifests.map((m) => m.digest), sha(listBytes)];
     for (const d of digests) {
-      // sigstore: the .sig attachment's one layer is the payload; its annotation the signature.
-      const sig = JSON.parse(await raw(`${R}/signed/app:${d.replace(':', '-')}.sig`)) as { layers: Array<{ digest: string; annotations: Record<string, string> }> };
-      expect(sig.layers).toHaveLength(1);
-      const payloadFile = join(dir, 'payload');
-      const blob = await run('curl', ['-sf', `http://${R}/v2/signed/app/blobs/${sig.layers[0]!.digest}`]);
-      await writeFile(payloadFile, blob);
-      expect(JSON.parse(blob)).toMatchObject({ critical: { identity: { 'docker-reference': `${R}/signed/app:v1` }, image: { 'docker-manifest-digest': d } } });
-      await writeFile(join(dir, 'sig.der'), Buffer.from(sig.layers[0]!.annotations['dev.cosignproject.cosign/signature']!, 'base64'));
-      expect(await run('openssl', ['dgst', '-sha256', '-verify', join(dir, 'cosign.pub'), '-signature', join(dir, 'sig.der'), payloadFile])).toContain('Verified OK');
+      const sig = JSON.parse(await raw(`${R}/signed/app:${d.replace(':', '-')}.sig`)) as SigAttachment;
+      await expectSigstoreSigned(dir, sig, (b) => run('curl', ['-sf', `http://${R}/v2/signed/app/blobs/${b}`]), `${R}/signed/app:v1`, d);
       // GPG: skopeo verifies the lookaside signature against the manifest it signs.
       const manifestFile = join(dir, 'manifest.json');
       await writeFile(manifestFile, d === sha(listBytes) ? listBytes : await raw(`${R}/signed/app@${d}`));
@@ -126,7 +135,7 @@ describe('push with signers', () => {
     // Pushing the signed list again adds no second signature anywhere.
     await plait(env, ...push);
     for (const d of digests) {
-      const sig = JSON.parse(await raw(`${R}/signed/app:${d.replace(':', '-')}.sig`)) as { layers: unknown[] };
+      const sig = JSON.parse(await raw(`${R}/signed/app:${d.replace(':', '-')}.sig`)) as SigAttachment;
       expect(sig.layers).toHaveLength(1);
       await expect(readFile(join(lookaside, `signed/app@${d.replace(':', '=')}`, 'signature-2'))).rejects.toThrow(/ENOENT/);
     }
@@ -163,12 +172,8 @@ describe('push with signers', () => {
     const listBytes = await run('skopeo', ['inspect', '--raw', `oci:${layout}:v1`]);
     const list = JSON.parse(listBytes) as Index;
     for (const d of [...list.manifests.map((m) => m.digest), sha(listBytes)]) {
-      const sig = JSON.parse(await run('skopeo', ['inspect', '--raw', `oci:${layout}:${d.replace(':', '-')}.sig`])) as { layers: Array<{ digest: string; annotations: Record<string, string> }> };
-      expect(sig.layers).toHaveLength(1);
-      const payloadFile = join(layout, 'blobs', 'sha256', sig.layers[0]!.digest.slice('sha256:'.length));
-      expect(JSON.parse(await readFile(payloadFile, 'utf8'))).toMatchObject({ critical: { identity: { 'docker-reference': `${R}/served/app:v1` }, image: { 'docker-manifest-digest': d } } });
-      await writeFile(join(dir, 'sig.der'), Buffer.from(sig.layers[0]!.annotations['dev.cosignproject.cosign/signature']!, 'base64'));
-      expect(await run('openssl', ['dgst', '-sha256', '-verify', join(dir, 'cosign.pub'), '-signature', join(dir, 'sig.der'), payloadFile])).toContain('Verified OK');
+      const sig = JSON.parse(await run('skopeo', ['inspect', '--raw', `oci:${layout}:${d.replace(':', '-')}.sig`])) as SigAttachment;
+      await expectSigstoreSigned(dir, sig, (b) => readFile(join(layout, 'blobs', 'sha256', b.slice('sha256:'.length)), 'utf8'), `${R}/served/app:v1`, d);
     }
   });
 });

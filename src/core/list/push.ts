@@ -249,7 +249,7 @@ export function indentList(bytes: Buffer, listIndent: number | undefined): Buffe
  * into one needs the identity given.
  */
 function identitiesFor(dest: ImageDestination, tags: string[]): string[] {
-  if (dest.name.startsWith('oci:')) {
+  if (dest.location.transport !== 'docker') {
     throw new PlaitError(ErrorCodes.E_SIGN, `${dest.name}: cannot sign without an identity: an OCI layout has no registry name; give the reference the list will be pulled as (--sign-identity)`);
   }
   const name = dest.name.replace(/^docker:\/\//, '');
