@@ -1,6 +1,8 @@
 // Where a cold copy's CPU goes: the same blobs relayed from registry A (distribution 2.8) to registry V (distribution
 // v3), 4 at a time, each blob's GET body streamed into its monolithic PUT, by three HTTP paths in one process each:
 //   undici   — plait's own request function (src/transports/http.ts): undici's request API and its body streams;
+//   undici-1MiB — the same, its sockets reading up to 1 MiB at a time (net's onread into one shared buffer, each read
+//              copied out at its size) instead of Node's fresh 64 KiB buffer per read;
 //   node:http — Node's http client;
 //   raw      — hand-written HTTP/1.1 on net sockets (the floor for JavaScript on this runtime).
 // No hashing in any of them: the plait row of the cold-copy case adds its digest check on top. Each measurement is a
@@ -14,14 +16,14 @@ import net from 'node:net';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { request } from '../src/transports/http.js';
+import { Agent, request } from '../src/transports/http.js';
 import { startLab } from '../test/lab/lab.js';
 import { summarize } from './lib/stats.js';
 
 interface Blob { digest: string; size: number }
 interface Sample { cpuMs: number; userMs: number; wallMs: number }
-type Variant = 'undici' | 'node:http' | 'raw';
-const VARIANTS: Variant[] = ['undici', 'node:http', 'raw'];
+type Variant = 'undici' | 'undici-1MiB' | 'node:http' | 'raw';
+const VARIANTS: Variant[] = ['undici', 'undici-1MiB', 'node:http', 'raw'];
 
 const hostPort = (h: string) => {
   const i = h.lastIndexOf(':');
@@ -36,10 +38,25 @@ async function uploadUrl(v: string, repo: string, digest: string): Promise<URL> 
   return loc;
 }
 
-async function relayUndici(a: string, v: string, repo: string, b: Blob): Promise<void> {
-  const get = await request(`http://${a}/v2/bench/relay/blobs/${b.digest}`);
+// One buffer for every socket: Node calls onread's callback synchronously within the read, and it copies the bytes out.
+const readBuffer = Buffer.allocUnsafe(1 << 20);
+const largeReads = new Agent({
+  connect: {
+    onread: {
+      buffer: readBuffer,
+      callback(this: net.Socket, n: number, buf: Uint8Array): boolean {
+        const own = Buffer.allocUnsafe(n);
+        own.set(buf.subarray(0, n));
+        return this.push(own);
+      },
+    },
+  },
+});
+
+async function relayUndici(a: string, v: string, repo: string, b: Blob, dispatcher?: Agent): Promise<void> {
+  const get = await request(`http://${a}/v2/bench/relay/blobs/${b.digest}`, { dispatcher });
   const put = await request(await uploadUrl(v, repo, b.digest), {
-    method: 'PUT', body: get.body, headers: { 'content-length': String(b.size), 'content-type': 'application/octet-stream' },
+    method: 'PUT', body: get.body, headers: { 'content-length': String(b.size), 'content-type': 'application/octet-stream' }, dispatcher,
   });
   await put.body.dump();
   if (put.statusCode !== 201) throw new Error(`PUT ${b.digest}: ${put.statusCode}`);
@@ -95,8 +112,10 @@ async function relayRaw(a: string, v: string, repo: string, b: Blob): Promise<vo
 
 /** The child: relay every blob with one variant, print {cpuMs, wallMs}. */
 async function child(variant: Variant, a: string, v: string, blobs: Blob[]): Promise<void> {
-  const relay = variant === 'undici' ? relayUndici : variant === 'node:http' ? relayHttp : relayRaw;
-  const repo = `bench/relay-${variant.replace(':', '-')}-${Date.now().toString(36)}`;
+  const relay = variant === 'undici' ? relayUndici
+    : variant === 'undici-1MiB' ? (a2: string, v2: string, r: string, b: Blob) => relayUndici(a2, v2, r, b, largeReads)
+    : variant === 'node:http' ? relayHttp : relayRaw;
+  const repo = `bench/relay-${variant.replace(':', '-').toLowerCase()}-${Date.now().toString(36)}`;
   const t0 = performance.now();
   const c0 = process.cpuUsage();
   const queue = [...blobs];
