@@ -4,7 +4,8 @@ import { randomBytes } from 'node:crypto';
 
 // Crash-safe file replacement, shared by the layout transport and the store (a leaf module like errors.ts): write a
 // temp file beside the target, fsync it, rename it over the target, fsync the directory. A reader sees the old bytes
-// or the new ones, never half of either, even if the process is killed in between.
+// or the new ones, never half of either, even if the process is killed in between. (replaceFile: the same without
+// the fsyncs, for caches whose reads are checked.)
 
 export function tempPathFor(target: string): string {
   return join(dirname(target), `.${basename(target)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
@@ -49,6 +50,33 @@ export async function writeFileAtomic(target: string, data: Buffer | string, mod
     throw e;
   }
   await fsyncDir(dirname(target));
+}
+
+/**
+ * Replace `target` atomically (temp file beside it, then a rename) without making it durable: no fsync of the file or
+ * its directory. For caches whose every read is checked (the store's facts): after a crash a reader finds the old
+ * file, the new one, or none; a file the kernel had not written out is empty or cut short, fails its check and is
+ * a miss. Two fsyncs fewer per write (a cold apply of 4 instances writes some 8 facts).
+ */
+export async function replaceFile(target: string, data: Buffer | string, mode = 0o644): Promise<void> {
+  await mkdir(dirname(target), { recursive: true });
+  const tmp = tempPathFor(target);
+  const fh = await open(tmp, 'wx', mode);
+  try {
+    await fh.writeFile(data);
+  } catch (e) {
+    await fh.close();
+    await unlink(tmp).catch(() => undefined);
+    throw e;
+  }
+  await fh.close();
+  failpoint('before-rename');
+  try {
+    await rename(tmp, target);
+  } catch (e) {
+    await unlink(tmp).catch(() => undefined);
+    throw e;
+  }
 }
 
 const failpointHits = new Map<string, number>();

@@ -8,6 +8,7 @@ import { parseManifestList } from '../oci/manifest.js';
 import { openImage } from '../transports/index.js';
 import { List, cachedManifest } from '../core/list/list.js';
 import type { Entry } from '../core/list/list.js';
+import { warmLocks } from '../core/store/index.js';
 import type { Store } from '../core/store/index.js';
 import { computeDesired, entryKey } from './desired.js';
 import type { Desired, DesiredEntry } from './desired.js';
@@ -151,10 +152,32 @@ function diffActions(stored: Buffer | undefined, next: Buffer): Action[] {
   return actions;
 }
 
-export async function plan(spec: ReconcileSpec, store: Store, memo?: ResolveMemo): Promise<Plan> {
-  const desired = await computeDesired(spec, store, memo);
+export interface PlanOptions {
+  /** The plan is applied next (not a dry run). */
+  toApply?: boolean;
+}
+
+export async function plan(spec: ReconcileSpec, store: Store, memo?: ResolveMemo, opts: PlanOptions = {}): Promise<Plan> {
   // Looked up by the spec's name, not resolved to an id first: the name file and record.json are read once each.
-  const rec = await store.findRecord(spec.name);
+  const recordPending = store.findRecord(spec.name);
+  recordPending.catch(() => undefined);
+  // What the destination tags point at does not depend on the sources: asked at once, the tags' HEADs travel beside
+  // the sources' instead of after them (one round trip less on every plan, a no-op's two HEADs at the same time).
+  // A source's error is still the one reported: the tags are awaited only after the desired list is known.
+  const tagsPending = Promise.all(spec.destination.tags.map(async (tag): Promise<TagState> => {
+    const ref = destinationRef(spec.destination.image, tag);
+    const r = await openImage(ref, spec.transport, 'destination').resolve();
+    return { tag, ref, ...(r && { current: r.digest }) };
+  }));
+  tagsPending.catch(() => undefined);
+  if (opts.toApply === true) {
+    // A list the store does not have yet is created by the apply, under a lock: the lock code loads while this plan
+    // still waits on the sources (a cold apply, as a CI job with an empty store makes), not before the first lock.
+    // Once the tags have answered, the sources' requests are on the wire too.
+    Promise.all([recordPending, tagsPending]).then(([rec]) => rec === undefined && warmLocks(), () => undefined);
+  }
+  const desired = await computeDesired(spec, store, memo);
+  const rec = await recordPending;
   const stored = rec && (await List.loadRecord(store, rec));
   const listId = stored?.id;
   let list: List;
@@ -172,11 +195,7 @@ export async function plan(spec: ReconcileSpec, store: Store, memo?: ResolveMemo
   const fingerprint = await fingerprintOf(spec, newBytes);
   const historyMatch = [...history].reverse().find((h) => h.fingerprint === fingerprint && h.destination === spec.destination.image);
 
-  const tags: TagState[] = await Promise.all(spec.destination.tags.map(async (tag) => {
-    const ref = destinationRef(spec.destination.image, tag);
-    const r = await openImage(ref, spec.transport, 'destination').resolve();
-    return { tag, ref, ...(r && { current: r.digest }) };
-  }));
+  const tags = await tagsPending;
 
   let expected = historyMatch;
   let adopted = false;

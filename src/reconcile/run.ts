@@ -47,7 +47,7 @@ export async function reconcileAll(specs: ReconcileSpec[], store: Store, opts: R
       opts.onEvent?.({ kind: 'start', spec });
       const outcome: SpecOutcome = { name: spec.name, origin: spec.origin, ms: 0 };
       try {
-        outcome.plan = await plan(spec, store, memo);
+        outcome.plan = await plan(spec, store, memo, { toApply: !opts.dryRun });
         opts.onEvent?.({ kind: 'planned', spec, plan: outcome.plan });
         if (!opts.dryRun) {
           outcome.result = await applyPlan(outcome.plan, store, {

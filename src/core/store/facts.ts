@@ -1,7 +1,7 @@
 import { unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { ErrorCodes, PlaitError } from '../../errors.js';
-import { writeFileAtomic } from '../../fsutil.js';
+import { replaceFile } from '../../fsutil.js';
 import { sweepTempFiles } from './sweep.js';
 import { readStoreFile } from './read.js';
 import { errnoCode, storeError } from './layout.js';
@@ -93,8 +93,10 @@ export async function putFact(layout: Layout, kind: string, digest: string, valu
     throw new PlaitError(ErrorCodes.E_INVALID, `store: fact ${kind} ${digest} has no JSON value`);
   }
   const body = `{"kind":${JSON.stringify(kind)},"digest":${JSON.stringify(digest)},"value":${valueJson}}`;
+  // A fact is a cache entry whose every read is checked (isFactFile, and the caller's guard or digest): it is
+  // replaced atomically but not fsynced, since losing one to a crash costs a registry round trip, no more.
   try {
-    await writeFileAtomic(path, body + '\n');
+    await replaceFile(path, body + '\n');
   } catch (e) {
     throw storeError('cannot write', path, e);
   }

@@ -5,6 +5,6 @@ export type { StoreRootOptions } from './root.js';
 export type { ListRecord } from './recordfile.js';
 export type { CreateRecordOptions } from './records.js';
 export type { LockOptions, LockedFn } from './lock.js';
-export { DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_STALE_MS } from './lock.js';
+export { DEFAULT_LOCK_TIMEOUT_MS, DEFAULT_STALE_MS, warmLocks } from './lock.js';
 export { lockerForImage } from './locker.js';
 export type { ListLocker } from './locker.js';

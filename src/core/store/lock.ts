@@ -20,6 +20,22 @@ function properLock(): typeof LockFn {
   return lockFn;
 }
 
+/**
+ * Load the lock code now, for a caller that knows a lock is coming and is about to wait on the network: the ~5–6 ms
+ * of loading then pass while the replies travel instead of before the first lock (a cold apply's first store write).
+ * Scheduled, not run here, so that the requests its caller starts next are sent first.
+ */
+export function warmLocks(): void {
+  if (lockFn !== undefined) return;
+  setImmediate(() => {
+    try {
+      properLock();
+    } catch {
+      // The first lock will load it again and report what fails.
+    }
+  });
+}
+
 // Exclusive, cross-process lock on a target file (containers/storage's digest lock, §8), built from proper-lockfile's
 // mkdir lock plus an in-process queue. Unlike the fcntl lock podman uses, a mkdir lock survives its holder's death, so
 // a holder refreshes the lock dir's mtime every `update` ms and a lock older than `stale` ms is taken over.
