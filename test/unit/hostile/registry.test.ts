@@ -159,7 +159,7 @@ async function registry(req: IncomingMessage, res: ServerResponse): Promise<void
     res.write('{"schemaVersion":2,"pad":"');
     while (!res.destroyed && s.endlessSent < 1024 * 1024 * 1024) {
       s.endlessSent += chunk.length;
-      if (!res.write(chunk)) await new Promise((r) => { res.once('drain', r); res.once('close', r); });
+      if (!res.write(chunk)) await drainOrClose(res);
     }
     res.end();
     return;
@@ -170,6 +170,20 @@ async function registry(req: IncomingMessage, res: ServerResponse): Promise<void
   // A Content-Length far beyond what comes: the client must refuse on the header, not wait for the bytes.
   if (isPrimary && m.contentLength !== undefined) return void res.end(body.subarray(0, 10));
   res.end(body);
+}
+
+// Until the response drains or closes, whichever comes first; the other listener goes too, since the endless body
+// waits hundreds of times on one response and a listener left per wait would pile up on it.
+function drainOrClose(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.once('drain', done);
+    res.once('close', done);
+  });
 }
 
 function other(req: IncomingMessage, res: ServerResponse): void {
