@@ -1,7 +1,8 @@
+import { createRequire } from 'node:module';
 import { PassThrough, Readable, Transform } from 'node:stream';
 import type { TransformCallback } from 'node:stream';
 import { createGunzip, createGzip } from 'node:zlib';
-import zstdBinding from 'zstd-napi/binding.js';
+import type ZstdBinding from 'zstd-napi/binding.js';
 import { ErrorCodes, PlaitError } from '../../errors.js';
 import type { DigestingHasher } from '../../oci/digest.js';
 import type { Algorithm, Compression } from './detect.js';
@@ -76,7 +77,36 @@ export function compressor(algorithm: Algorithm, opts: CompressorOptions | numbe
   return new ZstdCompressStream(level, workers);
 }
 
-type CCtx = InstanceType<typeof zstdBinding.CCtx>;
+interface Zstd {
+  binding: typeof ZstdBinding;
+  /** libzstd's recommended output buffer sizes for streaming compression and decompression. */
+  cOut: number;
+  dOut: number;
+}
+let loaded: Zstd | undefined;
+
+/**
+ * zstd-napi's native binding, required at the first zstd stream instead of with this module. An install whose
+ * binding was never built (npm 12 runs no dependency's install script that nothing allows, and zstd-napi's builds
+ * it) or failed to build then fails each zstd stream with one line that says so and how to mend it, while gzip,
+ * plain copies and everything else still run.
+ */
+function zstd(): Zstd {
+  if (loaded !== undefined) return loaded;
+  let binding: typeof ZstdBinding;
+  try {
+    binding = createRequire(import.meta.url)('zstd-napi/binding.js') as typeof ZstdBinding;
+  } catch (e) {
+    const why = (e instanceof Error ? e.message : String(e)).split('\n')[0];
+    throw new PlaitError(ErrorCodes.E_UNSUPPORTED,
+      `zstd needs zstd-napi's native binding, which did not load (${why}); reinstall plait with zstd-napi's install script allowed (npm install -g --allow-scripts=zstd-napi …, or npm ci in a clone)`,
+      { cause: e });
+  }
+  loaded = { binding, cOut: binding.cStreamOutSize(), dOut: binding.dStreamOutSize() };
+  return loaded;
+}
+
+type CCtx = InstanceType<typeof ZstdBinding.CCtx>;
 
 // Compression contexts left by finished streams, by level and workers. A context in threaded mode owns its worker
 // thread and its job buffers (~17 MiB at level 3, 2 MiB jobs), and tells V8 that much external memory. One made
@@ -98,8 +128,9 @@ const contextKey = (level: number, workers: number) => `${level}/${workers}`;
 function takeContext(level: number, workers: number): CCtx {
   const ctx = idleContexts.get(contextKey(level, workers))?.pop();
   if (ctx !== undefined) return ctx;
-  const fresh = new zstdBinding.CCtx();
-  const P = zstdBinding.CParameter;
+  const { binding } = zstd();
+  const fresh = new binding.CCtx();
+  const P = binding.CParameter;
   // The parameters zstd-napi's CompressStream would set for the same options, in the same order.
   fresh.setParameter(P.compressionLevel, level);
   fresh.setParameter(P.nbWorkers, workers);
@@ -129,7 +160,6 @@ function giveBack(level: number, workers: number, ctx: CCtx): void {
   }
 }
 
-const ZSTD_COUT = zstdBinding.cStreamOutSize();
 const EMPTY = Buffer.alloc(0);
 
 /**
@@ -137,8 +167,9 @@ const EMPTY = Buffer.alloc(0);
  * and given back when the stream is destroyed part-way (a failed upload, a corrupt source).
  */
 export class ZstdCompressStream extends Transform {
+  private readonly lib = zstd();
   private ctx: CCtx | undefined;
-  private out = Buffer.allocUnsafe(ZSTD_COUT);
+  private out = Buffer.allocUnsafe(this.lib.cOut);
 
   constructor(private readonly level: number, private readonly workers: number) {
     super();
@@ -147,7 +178,7 @@ export class ZstdCompressStream extends Transform {
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
     try {
-      this.encode(chunk, zstdBinding.EndDirective.continue);
+      this.encode(chunk, this.lib.binding.EndDirective.continue);
     } catch (e) {
       done(e as Error);
       return;
@@ -157,7 +188,7 @@ export class ZstdCompressStream extends Transform {
 
   override _flush(done: TransformCallback): void {
     try {
-      this.encode(EMPTY, zstdBinding.EndDirective.end);
+      this.encode(EMPTY, this.lib.binding.EndDirective.end);
     } catch (e) {
       done(e as Error);
       return;
@@ -174,7 +205,7 @@ export class ZstdCompressStream extends Transform {
     this.ctx = undefined;
     if (ctx !== undefined) {
       try {
-        ctx.reset(zstdBinding.ResetDirective.sessionOnly);
+        ctx.reset(this.lib.binding.ResetDirective.sessionOnly);
         giveBack(this.level, this.workers, ctx);
       } catch {
         // A context that cannot be reset is not reused.
@@ -191,10 +222,10 @@ export class ZstdCompressStream extends Transform {
       const [ret, produced, consumed] = ctx.compressStream2(this.out, src, end);
       if (produced > 0) {
         this.push(this.out.subarray(0, produced));
-        this.out = Buffer.allocUnsafe(Math.max(ZSTD_COUT, ret));
+        this.out = Buffer.allocUnsafe(Math.max(this.lib.cOut, ret));
       }
       src = src.subarray(consumed);
-      if (src.length === 0 && (end === zstdBinding.EndDirective.continue || ret === 0)) return;
+      if (src.length === 0 && (end === this.lib.binding.EndDirective.continue || ret === 0)) return;
     }
   }
 }
@@ -215,8 +246,6 @@ export function decompressor(compression: Compression): Transform {
   }
 }
 
-const ZSTD_OUT = zstdBinding.dStreamOutSize();
-
 /**
  * zstd decoding that honours backpressure inside one input chunk. zstd-napi's own DecompressStream decodes a whole
  * input chunk in one go and pushes everything it yields; a 64 KiB chunk of a layer full of zeros can expand to
@@ -225,7 +254,8 @@ const ZSTD_OUT = zstdBinding.dStreamOutSize();
  * stream's highWaterMark.
  */
 export class ZstdDecompressStream extends Transform {
-  private readonly dctx = new zstdBinding.DCtx();
+  private readonly lib = zstd();
+  private readonly dctx = new this.lib.binding.DCtx();
   // Input left over when decoding paused, and the callback that releases the writer once it is consumed.
   private pending: { src: Buffer; done: TransformCallback } | undefined;
   private inFrame = false;
@@ -238,7 +268,7 @@ export class ZstdDecompressStream extends Transform {
     let src = input;
     try {
       for (;;) {
-        const out = Buffer.allocUnsafe(ZSTD_OUT);
+        const out = Buffer.allocUnsafe(this.lib.dOut);
         const [ret, produced, consumed] = this.dctx.decompressStream(out, src);
         src = src.subarray(consumed);
         const room = produced > 0 ? this.push(out.subarray(0, produced)) : true;
