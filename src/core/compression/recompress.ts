@@ -197,13 +197,23 @@ async function recompressFrom(
     return { digest: layer.digest, size: layer.size, mediaType, recompressed: false };
   }
 
+  // Made before the pipeline: a decoder that cannot be made (zstd without its binding) fails this layer here, with
+  // both streams let go, instead of inside the pipeline's promise, where the upload would wait for bytes forever.
+  let decode: Transform;
+  try {
+    decode = decompressor(detected);
+  } catch (e) {
+    peeked.stream.destroy();
+    out.destroy();
+    throw e;
+  }
   const diff = new DigestingHasher('sha256');
   // The pipeline's first error is the one to report: a digest mismatch at the source, a corrupt gzip stream. It
   // destroys every stage, `out` included, which fails the upload; the upload's own error then only says "aborted".
   let chainError: Error | undefined;
   const chainDone = new Promise<void>((resolve) => {
     const input = opts.onBytes === undefined ? peeked.stream : metered(peeked.stream, opts.onBytes);
-    pipeline([input, ...inflateInput(detected), decompressor(detected), new AsyncBoundary(), new HashingTap(diff), out], (err) => {
+    pipeline([input, ...inflateInput(detected), decode, new AsyncBoundary(), new HashingTap(diff), out], (err) => {
       if (err) chainError ??= err;
       onSourceDone?.();
       resolve();
