@@ -14,6 +14,18 @@ fi
 NODE24_VERSION=$("$NODE24_DIR/bin/node" --version)
 export NODE24_DIR NODE24_VERSION
 
+# npm 12 beside it, for the Node 24 pass (npm 12 needs Node ≥ 22.22, so the machine's Node 20 keeps its npm 11):
+# npm 12 skips every dependency install script that package.json's allowScripts (or --allow-scripts) does not allow,
+# and zstd-napi's builds its binding, so the install test must meet it for real. NPM12_BIN is the dir with its npm.
+NPM12_PREFIX="$CACHE/npm-12"
+NPM12_BIN="$NPM12_PREFIX/node_modules/.bin"
+if [ ! -x "$NPM12_BIN/npm" ]; then
+  echo "node24: installing npm@12 into $NPM12_PREFIX" >&2
+  mkdir -p "$NPM12_PREFIX"
+  npm install --prefix "$NPM12_PREFIX" --no-audit --no-fund --no-save npm@12 >&2
+fi
+export NPM12_BIN
+
 # zstd-napi is the one native dependency. Build it in a scratch copy of the package, never in a node_modules a
 # test run uses, with Node 24 first on PATH and node-gyp pointed at the package's headers (no header download).
 zstd24_binding() {

