@@ -11,10 +11,10 @@ export interface PlaitRun {
   stderr: string;
 }
 
-/** Run the CLI (`opts.bin`: another copy of main.js) with `args`. */
-export function runPlait(args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string; cwd?: string; bin?: string } = {}): Promise<PlaitRun> {
+/** Run the CLI (`opts.bin`: another copy of main.js; `opts.nodeArgs`: Node's own flags before it) with `args`. */
+export function runPlait(args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string; cwd?: string; bin?: string; nodeArgs?: string[] } = {}): Promise<PlaitRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [opts.bin ?? PLAIT_BIN, ...args], {
+    const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), opts.bin ?? PLAIT_BIN, ...args], {
       env: { ...process.env, ...opts.env },
       cwd: opts.cwd,
       stdio: ['pipe', 'pipe', 'pipe'],

@@ -1,11 +1,9 @@
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PLAIT_BIN } from '../../helpers/cli.js';
+import { runPlait } from '../../helpers/cli.js';
 
 // The built CLI refuses a Node.js older than package.json's engines with one line, before loading anything that would
 // fail on it in its own, unhelpful way (on a real Node 18.20.8 that was "process.getBuiltinModule is not a function"
@@ -31,14 +29,8 @@ beforeAll(async () => {
 });
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
-async function plaitOn(version: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await promisify(execFile)(process.execPath, ['-r', preload, PLAIT_BIN, ...args], { env: { ...process.env, REPORTED_NODE_VERSION: version } });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
+function plaitOn(version: string, args: string[]) {
+  return runPlait(args, { nodeArgs: ['-r', preload], env: { REPORTED_NODE_VERSION: version } });
 }
 
 /** The version just below `v` (20.18.1 → 20.18.0, 20.18.0 → 20.17.99, 20.0.0 → 19.99.99). */
@@ -53,7 +45,7 @@ describe('the Node.js version', () => {
       for (const args of [['--version'], ['validate', join(ROOT, 'examples', 'web.yaml')]]) {
         const r = await plaitOn(version, args);
         expect(r.code).toBe(1);
-        expect(r.stdout).toBe('');
+        expect(r.stdout.toString()).toBe('');
         expect(r.stderr).toBe(`plait: needs Node.js ${minimum} or later; this is v${version} (${process.execPath})\n`);
       }
     }
@@ -63,7 +55,7 @@ describe('the Node.js version', () => {
     for (const version of [minimum, '22.0.0', '24.0.0']) {
       const r = await plaitOn(version, ['--version']);
       expect(r).toMatchObject({ code: 0, stderr: '' });
-      expect(r.stdout).toMatch(/^plait version /);
+      expect(r.stdout.toString()).toMatch(/^plait version /);
     }
   });
 });
